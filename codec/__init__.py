@@ -1,1 +1,19 @@
-"""WaveCodec: wavelet-packet compression for images and other signals (placeholder, filled in by the API work)."""
+"""WaveCodec: wavelet-packet compression for images and other signals.
+
+    >>> import codec
+    >>> data = codec.encode(image, quality=50)      # PIL image or numpy array -> bytes
+    >>> restored = codec.decode(data)               # numpy array, original shape and dtype
+    >>> codec.info(data)                            # every header field
+
+Errors are ``codec.InputError`` (bad signal or option), ``codec.FormatError`` (corrupt or
+unsupported file) and ``codec.OutputError``, all subclasses of ``codec.WaveCodecError``.
+"""
+
+from codec.api import DEFAULT_QUALITY, MODES, Info, decode, encode, info
+from codec.errors import FormatError, InputError, OutputError, WaveCodecError
+
+__all__ = [
+    "encode", "decode", "info", "Info", "MODES", "DEFAULT_QUALITY",
+    "WaveCodecError", "InputError", "FormatError", "OutputError",
+]
+__version__ = "0.1.0"

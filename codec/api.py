@@ -1,0 +1,213 @@
+"""The Python API: ``encode``, ``decode`` and ``info`` on in-memory images.
+
+An image is a PIL image or a numpy array: HxW or HxWxC, uint8, uint16 or float32.
+Samples are mapped to an 8-bit scale before coding (uint16 by 255/65535, float32 by
+its own min..max, stored in the file), so ``quality`` means the same for every dtype.
+Channel groups: 3 channels are coded together as RGB, a 4th as alpha with the gray
+model (lossy, at the same step), and any other count as independent gray planes.
+"""
+
+import struct
+from dataclasses import dataclass
+
+import numpy as np
+
+from codec import bitstream
+from codec.errors import FormatError, InputError
+
+__all__ = ["MODES", "encode", "decode", "info", "Info", "DEFAULT_QUALITY"]
+
+MODES = ("linear",)
+DEFAULT_QUALITY = 50
+_LINEAR_MODEL = "linear-v1"
+_DTYPES = {"uint8": 255.0, "uint16": 65535.0, "float32": None}
+# Linear-mode params: u8 wavelet levels, u8 dc levels, f32 theta, f32 value lo, f32 value hi.
+_LINEAR_PARAMS = struct.Struct("<BBfff")
+
+
+@dataclass(frozen=True)
+class Info:
+    """What a WaveCodec file says about itself (see docs/FORMAT.md)."""
+
+    header: bitstream.Header
+    fields: list
+
+    def __str__(self) -> str:
+        width = max(len(k) for k, _ in self.fields)
+        return "\n".join(f"{k:<{width}}  {v}" for k, v in self.fields)
+
+
+def _as_array(image) -> np.ndarray:
+    if hasattr(image, "mode") and hasattr(image, "size") and not isinstance(image, np.ndarray):
+        from codec.io.images import _to_array
+
+        return _to_array(image, "image")
+    a = np.asarray(image)
+    if a.dtype == object or a.dtype.kind not in "uif":
+        raise InputError(f"unsupported image dtype {a.dtype}; use uint8, uint16 or float32")
+    if a.dtype.name not in _DTYPES:
+        raise InputError(f"unsupported image dtype {a.dtype}; use uint8, uint16 or float32")
+    if a.ndim not in (2, 3):
+        raise InputError(f"an image must be HxW or HxWxC, got shape {a.shape}")
+    if 0 in a.shape:
+        raise InputError(f"empty image (shape {a.shape})")
+    if a.ndim == 3 and a.shape[2] > 64:
+        raise InputError(f"{a.shape[2]} channels: images take at most 64 (is the array CxHxW?)")
+    if a.size > bitstream.MAX_SAMPLES:
+        raise InputError(f"image of {a.size} samples exceeds the limit of 2**30")
+    if a.dtype == np.float32 and not np.isfinite(a).all():
+        raise InputError("image contains NaN or infinite values")
+    return a
+
+
+def _value_range(a: np.ndarray) -> tuple[float, float]:
+    full = _DTYPES[a.dtype.name]
+    if full is not None:
+        return 0.0, full
+    lo, hi = float(a.min()), float(a.max())
+    return lo, (hi if hi > lo else lo + 1.0)
+
+
+def _groups(channels: int) -> list[tuple[str, int, int]]:
+    """(model group, first channel, count) for each independently coded group."""
+    if channels in (3, 4):
+        return [("rgb", 0, 3)] + ([("gray", 3, 1)] if channels == 4 else [])
+    return [("gray", c, 1) for c in range(channels)]
+
+
+def _quality_to_step(quality) -> float:
+    from codec.modes.linear import quality_to_step
+
+    if isinstance(quality, bool) or not isinstance(quality, (int, np.integer)) or not 1 <= quality <= 100:
+        raise InputError(f"quality must be an integer in 1..100, got {quality!r}")
+    return quality_to_step(int(quality))
+
+
+class _LinearImageEncoder:
+    """Holds the transformed image so several steps can be tried (for --bpp)."""
+
+    def __init__(self, a: np.ndarray):
+        from codec.modes.linear import PAD_MULTIPLE
+        from codec.wavelets import pad_to_multiple
+        from codec.zoo import get_linear_model
+
+        self.array = a
+        self.model = get_linear_model(_LINEAR_MODEL)
+        self.lo, self.hi = _value_range(a)
+        planes = a if a.ndim == 3 else a[:, :, None]
+        scale = np.float32(255.0 / (self.hi - self.lo))
+        self.padded_hw = tuple(-(-s // PAD_MULTIPLE) * PAD_MULTIPLE for s in a.shape[:2])
+        self.groups = []
+        for group, first, count in _groups(planes.shape[2]):
+            x = planes[:, :, first:first + count].transpose(2, 0, 1).astype(np.float32)
+            x = (x - np.float32(self.lo)) * scale - np.float32(127.5)
+            self.groups.append((group, pad_to_multiple(x, PAD_MULTIPLE)))
+
+    def encode(self, step: float, quality: int) -> bytes:
+        from codec.modes.linear import DC_LEVELS, encode_group
+        from codec.modes.linear_model import THETA
+
+        step = float(np.float32(step))
+        chunks = [encode_group(x, step, self.model, group) for group, x in self.groups]
+        a = self.array
+        header = bitstream.Header(
+            mode="linear",
+            modality="image",
+            dtype=a.dtype.name,
+            shape=a.shape,
+            channels=a.shape[2] if a.ndim == 3 else 1,
+            layout="HWC" if a.ndim == 3 else "HW",
+            padded=self.padded_hw,
+            model=self.model.name,
+            model_hash=self.model.short_hash,
+            quality=quality,
+            step=step,
+            params=_LINEAR_PARAMS.pack(self.model.levels, DC_LEVELS, THETA, self.lo, self.hi),
+        )
+        return bitstream.pack(header, chunks)
+
+
+def _search_bpp(enc: _LinearImageEncoder, target: float) -> bytes:
+    """The largest-rate file at or under ``target`` bpp, by bisection on log(step)."""
+    from codec.modes.linear import quality_to_step
+
+    pixels = enc.array.shape[0] * enc.array.shape[1]
+    lo_q, hi_q = quality_to_step(1), quality_to_step(100)   # coarse .. fine step
+    best = enc.encode(lo_q, 1)
+    if len(best) * 8 / pixels > target:
+        raise InputError(f"--bpp {target} is below the smallest rate reachable ({len(best) * 8 / pixels:.4f} bpp)")
+    finest = enc.encode(hi_q, 100)
+    if len(finest) * 8 / pixels <= target:
+        return finest
+    coarse, fine = np.log2(lo_q), np.log2(hi_q)
+    for _ in range(14):
+        mid = (coarse + fine) / 2
+        step = 2.0 ** mid
+        data = enc.encode(step, _step_to_quality(step))
+        if len(data) * 8 / pixels <= target:
+            best, coarse = data, mid
+        else:
+            fine = mid
+    return best
+
+
+def _step_to_quality(step: float) -> int:
+    return int(np.clip(np.round(1 + (9.0 - np.log2(step)) * 99 / 9.0), 1, 100))
+
+
+def encode(image, quality: int = DEFAULT_QUALITY, mode: str = "linear", bpp: float | None = None) -> bytes:
+    """Compress an image; ``bpp`` (bits per pixel, header included) overrides quality."""
+    if mode not in MODES:
+        raise InputError(f"unknown mode {mode!r}; available: {', '.join(MODES)}")
+    a = _as_array(image)
+    enc = _LinearImageEncoder(a)
+    if bpp is not None:
+        if not bpp > 0:
+            raise InputError(f"--bpp must be positive, got {bpp}")
+        return _search_bpp(enc, float(bpp))
+    return enc.encode(_quality_to_step(quality), int(quality))
+
+
+def decode(data: bytes) -> np.ndarray:
+    """Decompress a WaveCodec file into an array with the original shape and dtype."""
+    header, chunks = bitstream.unpack(data)
+    if header.mode != "linear" or header.modality != "image":
+        raise FormatError(f"{header.mode}/{header.modality} files cannot be decoded by this version")
+    from codec.modes.linear import DC_LEVELS, PAD_MULTIPLE, decode_group
+    from codec.modes.linear_model import THETA
+    from codec.zoo import get_linear_model
+
+    model = get_linear_model(header.model, header.model_hash)
+    if len(header.params) != _LINEAR_PARAMS.size:
+        raise FormatError("linear-mode parameters have the wrong size")
+    levels, dc_levels, theta, lo, hi = _LINEAR_PARAMS.unpack(header.params)
+    if (levels, dc_levels, np.float32(theta)) != (model.levels, DC_LEVELS, np.float32(THETA)):
+        raise FormatError(f"linear-mode parameters (levels {levels}, dc levels {dc_levels}) are not supported")
+    if header.dtype not in _DTYPES or not np.isfinite([lo, hi]).all() or not hi > lo:
+        raise FormatError("linear-mode value range or dtype is invalid")
+    height, width = header.shape[:2]
+    if header.padded != tuple(-(-s // PAD_MULTIPLE) * PAD_MULTIPLE for s in (height, width)):
+        raise FormatError(f"padded size {header.padded} does not match the image size {height}x{width}")
+    if not header.step > 0:
+        raise FormatError("quantiser step must be positive")
+    groups = _groups(header.channels)
+    if len(chunks) != len(groups):
+        raise FormatError(f"expected {len(groups)} chunks for {header.channels} channels, found {len(chunks)}")
+    out = np.empty((height, width, header.channels), np.float32)
+    for (group, first, count), chunk in zip(groups, chunks):
+        x = decode_group(chunk, (count, *header.padded), header.step, model, group)
+        out[:, :, first:first + count] = x[:, :height, :width].transpose(1, 2, 0)
+    out += np.float32(127.5)
+    out *= np.float32((hi - lo) / 255.0)
+    out += np.float32(lo)
+    if header.dtype == "float32":
+        result = np.clip(out, lo, hi)
+    else:
+        result = np.clip(np.rint(out), 0, _DTYPES[header.dtype]).astype(header.dtype)
+    return result.reshape(header.shape)
+
+
+def info(data: bytes) -> Info:
+    """The header of a WaveCodec file, verified, with every field in printable form."""
+    header = bitstream.read_header(data)
+    return Info(header=header, fields=header.describe(data))

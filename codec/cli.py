@@ -1,0 +1,306 @@
+"""The ``wavecodec`` command line: encode, decode, info, demo, fit-linear (and bench).
+
+Behaves like the classical codec tools: ``-`` for stdin/stdout, default output names
+that never overwrite without ``--force``, atomic writes, one summary line on stderr,
+and one-line errors with documented exit codes (a traceback only with ``--debug``).
+"""
+
+import io
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import click
+
+from codec.errors import EXIT_CODES, InputError, OutputError, WaveCodecError
+
+__all__ = ["main", "encode_main", "decode_main", "cli"]
+
+EXIT_HELP = "Exit codes:\n\n\b\n" + "\n".join(f"  {code}  {text}" for code, text in sorted(EXIT_CODES.items()))
+_NPY_MAGIC = b"\x93NUMPY"
+_ARRAY_OUTPUTS = (".npy",)
+_IMAGE_OUTPUTS = (".png", ".tif", ".tiff", ".bmp", ".ppm", ".pgm")
+
+
+def _read_input(path: str) -> bytes:
+    if path == "-":
+        return sys.stdin.buffer.read()
+    p = Path(path)
+    if not p.exists():
+        raise InputError(f"{path}: no such file")
+    if p.is_dir():
+        raise InputError(f"{path}: is a directory")
+    try:
+        return p.read_bytes()
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read ({exc.strerror})") from exc
+
+
+def _write_output(path: str, data: bytes, force: bool) -> None:
+    """Write all of ``data`` or nothing: a temporary file in the same folder, then rename."""
+    if path == "-":
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+        return
+    p = Path(path)
+    folder = p.parent if str(p.parent) else Path(".")
+    if not folder.is_dir():
+        raise OutputError(f"{path}: directory {folder} does not exist")
+    if p.exists() and not force:
+        raise OutputError(f"{path}: already exists (use --force to overwrite)")
+    try:
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{p.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise OutputError(f"{path}: cannot write ({exc.strerror})") from exc
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, p)
+    except BaseException as exc:
+        Path(tmp).unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise OutputError(f"{path}: cannot write ({exc.strerror})") from exc
+        raise
+
+
+def _load_signal(data: bytes, name: str):
+    import numpy as np
+
+    if data.startswith(_NPY_MAGIC):
+        try:
+            return np.load(io.BytesIO(data), allow_pickle=False)
+        except ValueError as exc:
+            raise InputError(f"{name}: .npy holds Python objects, which are refused ({exc})") from exc
+        except Exception as exc:
+            raise InputError(f"{name}: not a readable .npy file ({exc})") from exc
+    from codec.io.images import read_image
+
+    return read_image(data, name)
+
+
+def _run(debug: bool, fn, *args):
+    """Call fn; turn WaveCodec errors into one line and an exit code."""
+    try:
+        return fn(*args)
+    except WaveCodecError as exc:
+        if debug:
+            raise
+        click.echo(f"wavecodec: error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except (KeyboardInterrupt, click.exceptions.Exit, click.ClickException):
+        raise
+    except Exception as exc:  # a bug: say so in one line unless debugging
+        if debug:
+            raise
+        click.echo(f"wavecodec: internal error: {type(exc).__name__}: {exc} (rerun with --debug)", err=True)
+        sys.exit(1)
+
+
+def _default_output(src: str, suffix: str) -> str:
+    return "-" if src == "-" else str(Path(src).with_suffix(suffix))
+
+
+def _encode(src, output, quality, bpp, mode, force, quiet):
+    import codec
+
+    data = _read_input(src)
+    signal = _load_signal(data, src)
+    out = output or _default_output(src, ".wlc")
+    start = time.perf_counter()
+    stream = codec.encode(signal, quality=quality, mode=mode, bpp=bpp)
+    elapsed = time.perf_counter() - start
+    _write_output(out, stream, force)
+    if not quiet:
+        pixels = signal.shape[0] * signal.shape[1]
+        q = codec.info(stream).header.quality
+        click.echo(f"{src} -> {out}: {len(stream):,} bytes, {len(stream) * 8 / pixels:.4f} bpp, "
+                   f"quality {q}, {mode}, encode {elapsed:.3f} s", err=True)
+
+
+def _decode(src, output, force, quiet):
+    import numpy as np
+
+    import codec
+    from codec.io.images import image_to_bytes
+
+    data = _read_input(src)
+    start = time.perf_counter()
+    array = codec.decode(data)
+    elapsed = time.perf_counter() - start
+    needs_array = array.dtype == np.float32 or (array.ndim == 3 and array.shape[2] > 4)
+    out = output or _default_output(src, ".npy" if needs_array else ".png")
+    suffix = Path(out).suffix.lower() if out != "-" else (".npy" if needs_array else ".png")
+    if suffix in _ARRAY_OUTPUTS:
+        buf = io.BytesIO()
+        np.save(buf, array, allow_pickle=False)
+        payload = buf.getvalue()
+    elif suffix in _IMAGE_OUTPUTS:
+        if needs_array:
+            raise OutputError(f"{out}: a {array.dtype} image with shape {array.shape} needs a .npy output")
+        payload = image_to_bytes(array, {".tif": "TIFF", ".tiff": "TIFF"}.get(suffix, suffix[1:].upper()))
+    else:
+        raise OutputError(f"{out}: unknown output type {suffix!r}; use one of {', '.join(_IMAGE_OUTPUTS + _ARRAY_OUTPUTS)}")
+    _write_output(out, payload, force)
+    if not quiet:
+        click.echo(f"{src} -> {out}: {'x'.join(map(str, array.shape))} {array.dtype}, decode {elapsed:.3f} s", err=True)
+
+
+def _info(src):
+    import codec
+
+    click.echo(str(codec.info(_read_input(src))))
+
+
+_quality = click.option("-q", "--quality", type=click.IntRange(1, 100), default=50, show_default=True,
+                        help="Quality 1..100: higher is better and larger (log-linear in the quantiser step).")
+_bpp = click.option("--bpp", type=click.FloatRange(min=0, min_open=True), default=None,
+                    help="Target bits per pixel (header included); picks the best quality at or under it. "
+                         "Overrides --quality. Default: off.")
+_mode = click.option("--mode", type=click.Choice(["linear"]), default="linear", show_default=True,
+                     help="Coding mode.")
+_force = click.option("-f", "--force", is_flag=True, help="Overwrite an existing output file. Default: off.")
+_quiet = click.option("--quiet", is_flag=True, help="No summary line on stderr. Default: off.")
+_debug = click.option("--debug", is_flag=True, help="Show a full traceback on errors. Default: off.")
+
+
+@click.command("encode", epilog=EXIT_HELP)
+@click.argument("src", metavar="IN")
+@click.option("-o", "--output", metavar="OUT", help="Output file, '-' for stdout. Default: IN with .wlc "
+              "(stdout when IN is '-').")
+@_quality
+@_bpp
+@_mode
+@_force
+@_quiet
+@_debug
+def encode_cmd(src, output, quality, bpp, mode, force, quiet, debug):
+    """Compress an image (PNG, JPEG, TIFF, ... or .npy; '-' for stdin) into a .wlc file."""
+    _run(debug, _encode, src, output, quality, bpp, mode, force, quiet)
+
+
+@click.command("decode", epilog=EXIT_HELP)
+@click.argument("src", metavar="IN")
+@click.option("-o", "--output", metavar="OUT", help="Output file (.png, .tif, .bmp, .ppm, .npy), '-' for stdout. "
+              "Default: IN with .png (.npy for float or >4-channel data; stdout when IN is '-').")
+@_force
+@_quiet
+@_debug
+def decode_cmd(src, output, force, quiet, debug):
+    """Decompress a .wlc file ('-' for stdin) into an image or .npy array."""
+    _run(debug, _decode, src, output, force, quiet)
+
+
+@click.command("info", epilog=EXIT_HELP)
+@click.argument("src", metavar="FILE")
+@_debug
+def info_cmd(src, debug):
+    """Print every header field of a .wlc file ('-' for stdin)."""
+    _run(debug, _info, src)
+
+
+@click.command("demo", epilog=EXIT_HELP)
+@click.option("-q", "--quality", type=click.IntRange(1, 100), default=50, show_default=True,
+              help="Quality 1..100.")
+@click.option("--image", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="Image to use. Default: the bundled kodim23.png.")
+@_debug
+def demo_cmd(quality, image, debug):
+    """Encode and decode a sample image in memory; print bytes, bpp, PSNR and timings."""
+    _run(debug, _demo, quality, image)
+
+
+def _demo(quality, image):
+    import numpy as np
+
+    import codec
+    from codec.io.images import read_image
+
+    path = Path(image) if image else Path(__file__).parent / "data" / "samples" / "kodim23.png"
+    a = read_image(path.read_bytes(), str(path))
+    times = {}
+    for name in ("encode", "decode"):
+        runs = []
+        for _ in range(5):
+            start = time.perf_counter()
+            result = codec.encode(a, quality=quality) if name == "encode" else codec.decode(stream)
+            runs.append(time.perf_counter() - start)
+            if name == "encode":
+                stream = result
+        times[name] = float(np.median(runs))
+    restored = result
+    mse = np.mean((restored.astype(np.float64) - a) ** 2)
+    peak = 255.0 if a.dtype == np.uint8 else 65535.0
+    psnr = 10 * np.log10(peak**2 / mse) if mse > 0 else float("inf")
+    mp = a.shape[0] * a.shape[1] / 1e6
+    click.echo(f"image     {path.name} ({a.shape[1]}x{a.shape[0]}, {a.shape[2] if a.ndim == 3 else 1} channels)")
+    click.echo(f"quality   {quality} (linear mode)")
+    click.echo(f"bytes     {len(stream):,}")
+    click.echo(f"bpp       {len(stream) * 8 / (a.shape[0] * a.shape[1]):.4f}")
+    click.echo(f"PSNR      {psnr:.2f} dB")
+    click.echo(f"encode    {times['encode'] * 1e3:.1f} ms ({mp / times['encode']:.1f} MP/s, median of 5)")
+    click.echo(f"decode    {times['decode'] * 1e3:.1f} ms ({mp / times['decode']:.1f} MP/s, median of 5)")
+
+
+@click.command("fit-linear")
+@click.option("--data", "data_dir", required=True, type=click.Path(file_okay=False),
+              help="Folder of training photographs (e.g. ../shared/data/images/train). Never Kodak.")
+@click.option("-o", "--output", default="codec/data/linear-v1.npz", show_default=True, help="Model file to write.")
+@click.option("--images", type=click.IntRange(1), default=200, show_default=True, help="Images sampled from DATA.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Sampling seed.")
+@_debug
+def fit_linear_cmd(data_dir, output, images, seed, debug):
+    """Fit the linear mode's KLTs and tables (writes the shipped model file)."""
+    def fit():
+        from codec.modes.linear_model import fit_linear_model
+
+        if not Path(data_dir).is_dir():
+            raise InputError(f"{data_dir}: training folder not found")
+        try:
+            path = fit_linear_model(data_dir, output, n_images=images, seed=seed)
+        except FileNotFoundError as exc:
+            raise InputError(str(exc)) from exc
+        import hashlib
+
+        click.echo(f"wrote {path} (sha256 {hashlib.sha256(path.read_bytes()).hexdigest()})")
+
+    _run(debug, fit)
+
+
+class _Group(click.Group):
+    """Loads ``bench`` (benchmarks/, heavy imports) only when it is asked for."""
+
+    def list_commands(self, ctx):
+        return sorted(set(super().list_commands(ctx)) | {"bench"})
+
+    def get_command(self, ctx, name):
+        if name == "bench" and name not in self.commands:
+            try:
+                from benchmarks.cli import bench
+            except ImportError as exc:
+                raise click.UsageError(f"'bench' needs the benchmarks package of a source checkout ({exc})")
+            self.add_command(bench)
+        return super().get_command(ctx, name)
+
+
+@click.group(cls=_Group, epilog=EXIT_HELP)
+@click.version_option(package_name="wavecodec")
+def cli():
+    """WaveCodec: wavelet-packet compression for images and other signals."""
+
+
+for _command in (encode_cmd, decode_cmd, info_cmd, demo_cmd, fit_linear_cmd):
+    cli.add_command(_command)
+
+
+def main():
+    cli(prog_name="wavecodec")
+
+
+def encode_main():
+    encode_cmd(prog_name="wavecodec-encode")
+
+
+def decode_main():
+    decode_cmd(prog_name="wavecodec-decode")

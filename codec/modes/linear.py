@@ -1,0 +1,242 @@
+"""The linear mode: wavelet packets, a fixed KLT, a dead-zone quantiser, context coding.
+
+No training and no torch: numpy, pywavelets and the range coder only. Data flow for
+one channel group (RGB, or one gray/alpha channel)::
+
+    x (C, H, W) --wpt2, x gains--> bands (C*4**J, h, w) --KLT--> y (K, h, w)
+    y[:n_dc]        --dyadic wavelet, 3 more levels--> subbands, one table each
+    y[n_dc:n_ctx]   --quantise--> one table per channel ("static" channels)
+    y[n_ctx:]       --quantise--> table per sample = channel base + context shift,
+                                  the context being the local normalised magnitude
+                                  of the static channels (3x3 neighbourhood)
+
+Multiplying each packet band by its synthesis gain makes squared error in the coded
+domain match squared error in pixels, so one quantiser step serves every channel.
+Table choices (side information) go first in the stream, then the static symbols,
+then the context-coded symbols; all context arithmetic is integer, so the decoder
+rebuilds exactly the encoder's table choices.
+"""
+
+import numpy as np
+import pywt
+
+from codec.entropy import Decoder, Encoder
+from codec.modes.linear_model import N_TABLES, THETA, LinearModel
+from codec.wavelets import iwpt2, synthesis_gains, wpt2
+
+__all__ = ["encode_group", "decode_group", "DC_LEVELS", "PAD_MULTIPLE", "quality_to_step"]
+
+DC_LEVELS = 3
+PAD_MULTIPLE = 64          # 2**(levels + DC_LEVELS) for levels = 3
+_SIDE_BITS = 7             # table choice 0..N_TABLES, 0 = "all zero, skipped"
+_MAG_CAP = 15              # magnitudes above this say nothing more about the context
+_SHIFTS = 16               # context shift range, in table (quarter-octave) units
+# Integer thresholds on the context ratio (x256): round(256 * 2**((i + 0.5) / 4)).
+_RATIO_THRESHOLDS = np.array([round(256 * 2 ** ((i + 0.5) / 4)) for i in range(-_SHIFTS, _SHIFTS)], np.int64)
+
+
+def quality_to_step(quality: float) -> float:
+    """Quantiser step in 8-bit pixel units: log-linear from 512 (q=1) to 1 (q=100)."""
+    return float(2.0 ** (9.0 - 9.0 * (quality - 1) / 99.0))
+
+
+def _quantise(y: np.ndarray, step: float) -> np.ndarray:
+    q = np.floor(np.abs(y) * np.float32(1.0 / step) + np.float32(0.5 - THETA))
+    return (np.copysign(q, y)).astype(np.int32)
+
+
+def _dequantise(q: np.ndarray, tables: np.ndarray, step: float, model: LinearModel) -> np.ndarray:
+    mag = np.abs(q).astype(np.float32) + np.float32(THETA) + model.recon_offset[tables]
+    return np.where(q == 0, np.float32(0), np.copysign(mag, q) * np.float32(step))
+
+
+def _cost_matrix(model: LinearModel) -> np.ndarray:
+    """Bits to code |q| = 0..64 with each table (64 stands for anything larger)."""
+    cached = getattr(model, "_cost", None)
+    if cached is None:
+        rows = []
+        for t in model.tables:
+            centre = -t.offset
+            f = t.freqs[centre:centre + 65].astype(np.float64)
+            if len(f) < 65:
+                f = np.concatenate([f, np.full(65 - len(f), t.freqs[-1] / 64.0)])
+            rows.append(t.precision - np.log2(f))
+        cached = np.array(rows)
+        object.__setattr__(model, "_cost", cached)
+    return cached
+
+
+def _best_table(q: np.ndarray, model: LinearModel) -> int:
+    """1 + the table that codes q in the fewest bits, or 0 when q is all zero."""
+    hist = np.bincount(np.minimum(np.abs(q).ravel(), 64), minlength=65)
+    if hist[0] == q.size:
+        return 0
+    return 1 + int(np.argmin(_cost_matrix(model) @ hist))
+
+
+def _context_tables(base: np.ndarray, static_q: np.ndarray, static_choice: np.ndarray, model: LinearModel):
+    """Per-sample table ids for context channels: base choice shifted by local activity.
+
+    Integer arithmetic only (the decoder must reproduce it bit for bit).
+    """
+    h, w = static_q.shape[1:]
+    acc = np.zeros((h, w), np.int64)
+    used = static_choice > 0
+    for q, choice in zip(static_q[used], static_choice[used]):
+        acc += np.minimum(np.abs(q), _MAG_CAP) * model.context_weight[choice - 1]
+    padded = np.pad(acc, 1, mode="edge")
+    box = sum(padded[i:i + h, j:j + w] for i in range(3) for j in range(3))
+    bias = 29 * max(int(used.sum()), 1)
+    mean = int(box.sum()) // box.size
+    ratio = (box + bias) * 256 // (mean + bias)
+    shift = np.searchsorted(_RATIO_THRESHOLDS, ratio, side="right") - _SHIFTS
+    tables = base[:, None, None] - 1 + shift[None]
+    return np.clip(tables, 0, N_TABLES - 1).astype(np.uint8)
+
+
+def _encode_grouped(enc: Encoder, values: np.ndarray, tables: np.ndarray, model: LinearModel):
+    """Code values sorted by table: one coder call per table instead of per sample."""
+    order = np.argsort(tables, kind="stable")
+    counts = np.bincount(tables, minlength=N_TABLES)
+    sorted_values = values[order]
+    start = 0
+    for t in np.flatnonzero(counts):
+        enc.encode(sorted_values[start:start + counts[t]], model.tables[t])
+        start += counts[t]
+
+
+def _decode_grouped(dec: Decoder, tables: np.ndarray, model: LinearModel) -> np.ndarray:
+    counts = np.bincount(tables, minlength=N_TABLES)
+    parts = [dec.decode(int(counts[t]), model.tables[t]) for t in np.flatnonzero(counts)]
+    values = np.empty(tables.size, np.int32)
+    if parts:
+        values[np.argsort(tables, kind="stable")] = np.concatenate(parts)
+    return values
+
+
+def _forward(x: np.ndarray, model: LinearModel, group: str) -> np.ndarray:
+    """Image (C, H, W) -> KLT channels (K, h, w), in gain-weighted units."""
+    levels = model.levels
+    bands = wpt2(x, levels, model.wavelet)
+    gains = np.tile(synthesis_gains(levels, model.wavelet).astype(np.float32), x.shape[0])
+    k, h, w = bands.shape
+    flat = bands.reshape(k, -1) * gains[:, None] - model.mean[group][:, None]
+    return (model.klt[group].T @ flat).reshape(k, h, w)
+
+
+def _inverse(y: np.ndarray, model: LinearModel, group: str) -> np.ndarray:
+    levels = model.levels
+    k, h, w = y.shape
+    gains = np.tile(synthesis_gains(levels, model.wavelet).astype(np.float32), k // 4**levels)
+    flat = (model.klt[group] @ y.reshape(k, -1) + model.mean[group][:, None]) / gains[:, None]
+    return iwpt2(flat.reshape(k, h, w), levels, model.wavelet)
+
+
+def _dc_split(y: np.ndarray, model: LinearModel):
+    """Dyadic (Mallat) split of the smooth channels: [approx, details coarse -> fine]."""
+    details = []
+    for _ in range(DC_LEVELS):
+        y, detail = pywt.dwt2(y, model.wavelet, mode="periodization", axes=(-2, -1))
+        details = list(detail) + details
+    return [y] + details
+
+
+def _dc_merge(subbands, model: LinearModel) -> np.ndarray:
+    y = subbands[0]
+    for i in range(1, len(subbands), 3):
+        y = pywt.idwt2((y, tuple(subbands[i:i + 3])), model.wavelet, mode="periodization", axes=(-2, -1))
+    return y
+
+
+def encode_group(x: np.ndarray, step: float, model: LinearModel, group: str) -> bytes:
+    """Code one channel group (float32 (C, H, W), centred on 0, sizes % PAD_MULTIPLE == 0)."""
+    y = _forward(x, model, group)
+    n_dc, n_ctx = model.n_dc[group], model.n_ctx[group]
+    dc = [_quantise(band, step) for band in _dc_split(y[:n_dc], model)]
+    static = _quantise(y[n_dc:n_ctx], step)
+    rest = _quantise(y[n_ctx:], step)
+
+    dc_choice = np.array([[_best_table(band[c], model) for band in dc] for c in range(n_dc)])
+    static_choice = np.array([_best_table(q, model) for q in static])
+    mean_abs = np.abs(y[n_ctx:]).reshape(len(rest), -1).mean(1) / step
+    rest_choice = np.where(
+        np.abs(rest).reshape(len(rest), -1).max(1) == 0,
+        0,
+        1 + np.clip(np.round(4 * np.log2(np.maximum(mean_abs, 1e-9) / 0.02)), 0, N_TABLES - 1),
+    ).astype(np.int64)
+
+    enc = Encoder()
+    side = np.concatenate([dc_choice.ravel(), static_choice, rest_choice])
+    enc.encode_uniform(side, _SIDE_BITS)
+    values, tables = [], []
+    for b, band in enumerate(dc):
+        for c in range(n_dc):
+            if dc_choice[c, b]:
+                values.append(band[c].ravel())
+                tables.append(np.full(band[c].size, dc_choice[c, b] - 1, np.uint8))
+    for q, choice in zip(static, static_choice):
+        if choice:
+            values.append(q.ravel())
+            tables.append(np.full(q.size, choice - 1, np.uint8))
+    if values:
+        _encode_grouped(enc, np.concatenate(values), np.concatenate(tables), model)
+    coded = rest_choice > 0
+    if coded.any():
+        ctx = _context_tables(rest_choice[coded], static, static_choice, model)
+        _encode_grouped(enc, rest[coded].ravel(), ctx.ravel(), model)
+    return enc.finish()
+
+
+def decode_group(data: bytes, shape, step: float, model: LinearModel, group: str) -> np.ndarray:
+    """Inverse of encode_group: float32 (C, H, W) for the padded shape."""
+    c, height, width = shape
+    levels = model.levels
+    k, h, w = c * 4**levels, height >> levels, width >> levels
+    n_dc, n_ctx = model.n_dc[group], model.n_ctx[group]
+    dc_shapes = [(h >> DC_LEVELS, w >> DC_LEVELS)] + [
+        (h >> lv, w >> lv) for lv in range(DC_LEVELS, 0, -1) for _ in range(3)
+    ]
+    dec = Decoder(data)
+    side = dec.decode_uniform(n_dc * len(dc_shapes) + k - n_dc, _SIDE_BITS).astype(np.int64)
+    if side.max(initial=0) > N_TABLES:
+        from codec.errors import FormatError
+
+        raise FormatError("corrupt stream: table choice out of range")
+    dc_choice = side[: n_dc * len(dc_shapes)].reshape(n_dc, len(dc_shapes))
+    static_choice = side[n_dc * len(dc_shapes): n_dc * len(dc_shapes) + n_ctx - n_dc]
+    rest_choice = side[n_dc * len(dc_shapes) + n_ctx - n_dc:]
+
+    # Static stage: the same order as the encoder, table ids known from the side info.
+    slots, tables = [], []
+    for b, (bh, bw) in enumerate(dc_shapes):
+        for ch in range(n_dc):
+            if dc_choice[ch, b]:
+                slots.append(("dc", b, ch, bh * bw))
+                tables.append(np.full(bh * bw, dc_choice[ch, b] - 1, np.uint8))
+    for ch, choice in enumerate(static_choice):
+        if choice:
+            slots.append(("static", 0, ch, h * w))
+            tables.append(np.full(h * w, choice - 1, np.uint8))
+    dc = [np.zeros((n_dc, bh, bw), np.float32) for bh, bw in dc_shapes]
+    static = np.zeros((n_ctx - n_dc, h, w), np.int32)
+    y = np.zeros((k, h, w), np.float32)
+    if slots:
+        all_tables = np.concatenate(tables)
+        values = _decode_grouped(dec, all_tables, model)
+        recon = _dequantise(values, all_tables, step, model)
+        start = 0
+        for kind, b, ch, n in slots:
+            if kind == "dc":
+                dc[b][ch] = recon[start:start + n].reshape(dc[b].shape[1:])
+            else:
+                static[ch] = values[start:start + n].reshape(h, w)
+                y[n_dc + ch] = recon[start:start + n].reshape(h, w)
+            start += n
+    coded = rest_choice > 0
+    if coded.any():
+        ctx = _context_tables(rest_choice[coded], static, static_choice, model).ravel()
+        values = _decode_grouped(dec, ctx, model)
+        y[n_ctx:][coded] = _dequantise(values, ctx, step, model).reshape(-1, h, w)
+    dec.finish()
+    y[:n_dc] = _dc_merge(dc, model)
+    return _inverse(y, model, group)

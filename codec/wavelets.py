@@ -1,0 +1,417 @@
+"""Full wavelet packet transform (WPT), 2-D and 1-D, in numpy and in torch.
+
+Every level splits EVERY band again (not only the lowpass one), with periodized
+boundaries (pywt mode "periodization"), so the transform is critically sampled
+and exactly invertible. Sizes must be multiples of 2**levels: pad with
+`pad_to_multiple`, keep the original size, and crop after the inverse.
+
+Channel layout (numpy and torch give identical coefficients):
+
+* 2-D: (C, H, W) -> (C * 4**J, H / 2**J, W / 2**J); torch adds a leading batch
+  axis N. Output channel c * 4**J + b holds packet band b of input channel c.
+  At each level band b splits into its children 4*b + k, with k = 0, 1, 2, 3 the
+  (approximation, horizontal, vertical, diagonal) details in pywt.dwt2's order
+  (cA, (cH, cV, cD)): k = 0 lowpass in both axes, 1 highpass along H only,
+  2 highpass along W only, 3 highpass in both. Band 0 is the all-lowpass band.
+* 1-D: (C, L) -> (C * 2**J, L / 2**J) (torch: (N, C, L)); band b splits into
+  2*b + k, k = 0 lowpass, k = 1 highpass.
+
+The default wavelet is CDF 9/7 (pywt "bior4.4"); any pywt orthogonal or
+biorthogonal discrete wavelet name is accepted. torch is imported lazily, so
+`import codec.wavelets` works (and stays light) without it.
+"""
+
+import functools
+import math
+import numbers
+
+import numpy as np
+import pywt
+from numpy.lib.stride_tricks import as_strided
+
+__all__ = [
+    "DEFAULT_WAVELET",
+    "MAX_LEVELS_1D",
+    "MAX_LEVELS_2D",
+    "pad_to_multiple",
+    "wpt2",
+    "iwpt2",
+    "wpt1",
+    "iwpt1",
+    "wpt2_torch",
+    "iwpt2_torch",
+    "wpt1_torch",
+    "iwpt1_torch",
+    "synthesis_gains",
+]
+
+DEFAULT_WAVELET = "bior4.4"
+MAX_LEVELS_2D = 5
+MAX_LEVELS_1D = 10
+_MODE = "periodization"
+_BLOCK = 4  # outputs per filter row block: small blocks keep the banded products dense
+
+
+def _wavelet(name):
+    """Return the pywt wavelet, or a ValueError that says what is accepted."""
+    if not isinstance(name, str):
+        raise ValueError(f"wavelet must be a pywt wavelet name (str), got {name!r}")
+    accepted = (
+        "use an orthogonal or biorthogonal discrete wavelet from "
+        "pywt.wavelist(kind='discrete'), e.g. 'bior4.4', 'db2', 'haar'"
+    )
+    try:
+        w = pywt.Wavelet(name)
+    except ValueError as err:
+        raise ValueError(f"unsupported wavelet {name!r}: {accepted}") from err
+    if w.name == "dmey":
+        # pywt's discrete Meyer is a truncated approximation: its round trip is not exact.
+        raise ValueError(f"unsupported wavelet 'dmey' (not perfectly reconstructing): {accepted}")
+    return w
+
+
+def _check_levels(levels, max_levels):
+    if isinstance(levels, bool) or not isinstance(levels, numbers.Integral):
+        raise ValueError(f"levels must be an integer from 1 to {max_levels}, got {levels!r}")
+    if not 1 <= levels <= max_levels:
+        raise ValueError(f"levels must be from 1 to {max_levels}, got {levels}")
+
+
+def _check(shape, names, levels, max_levels, spatial, inverse):
+    """Validate `levels` and the shape of a transform input (names like ("C", "H", "W"))."""
+    _check_levels(levels, max_levels)
+    shape = tuple(shape)
+    if len(shape) != len(names):
+        layout = "(" + ", ".join(names) + ")"
+        raise ValueError(f"expected an array of shape {layout}, got shape {shape}")
+    if 0 in shape:
+        raise ValueError(f"cannot transform an empty array of shape {shape}")
+    if inverse:
+        bands = 2 ** (spatial * levels)
+        if shape[-spatial - 1] % bands:
+            raise ValueError(
+                f"coefficient channel count {shape[-spatial - 1]} is not a multiple of "
+                f"the {bands} packet bands of {levels} levels"
+            )
+    elif any(size % 2**levels for size in shape[-spatial:]):
+        raise ValueError(
+            f"size {shape[-spatial:]} is not a multiple of 2**levels = {2**levels}: "
+            "pad with pad_to_multiple and crop after the inverse"
+        )
+
+
+def pad_to_multiple(x, multiple, ndim=2):
+    """Pad the last `ndim` axes at the end (bottom/right) up to a multiple of `multiple`.
+
+    Symmetric reflection keeps the padded edge smooth, so it costs few bits; it
+    repeats as needed when the pad is larger than the size. Returns x itself when
+    no padding is needed (no copy of a large image).
+    """
+    x = np.asarray(x)
+    if ndim not in (1, 2) or x.ndim < ndim:
+        raise ValueError(f"ndim must be 1 or 2 and at most x.ndim = {x.ndim}, got {ndim}")
+    if isinstance(multiple, bool) or not isinstance(multiple, numbers.Integral) or multiple < 1:
+        raise ValueError(f"multiple must be a positive integer, got {multiple!r}")
+    if 0 in x.shape[-ndim:]:
+        raise ValueError(f"cannot pad an empty axis: shape {x.shape}")
+    pads = [(0, 0)] * (x.ndim - ndim) + [(0, -size % multiple) for size in x.shape[-ndim:]]
+    if not any(after for _, after in pads):
+        return x
+    return np.pad(x, pads, mode="symmetric")
+
+
+def _as_float(x):
+    """float32 and float64 are kept (no full-size float64 copy of float32 images)."""
+    x = np.asarray(x)
+    return x if x.dtype in (np.float32, np.float64) else x.astype(np.float64)
+
+
+@functools.lru_cache(maxsize=None)
+def _block_filters(name, q, dtype):
+    """Banded filter matrices that filter blocks of 2*q samples with one matrix product.
+
+    Analysis (2, 1, 1, q, K): row r of the lowpass/highpass matrix holds the
+    flipped filter at offset 2r, so one product gives q outputs of each from a
+    window of K = 2q + taps - 2 padded samples (pywt's periodization phase:
+    out[o] = sum_k h[k] x[(2o + taps//2 - k) mod n]). Synthesis (2q, 2E) maps a
+    window of E (lowpass, highpass) coefficient pairs, interleaved, to 2q samples
+    (x[m] = sum_o c[o] g[m - 2o + shift] mod n). Also returns the left pads.
+    """
+    w = _wavelet(name)
+    taps = w.dec_len
+    analysis = np.zeros((2, 1, 1, q, 2 * q + taps - 2), dtype)
+    for r in range(q):
+        analysis[0, 0, 0, r, 2 * r : 2 * r + taps] = w.dec_lo[::-1]
+        analysis[1, 0, 0, r, 2 * r : 2 * r + taps] = w.dec_hi[::-1]
+    shift = taps - 1 - taps // 2
+    before = (taps - 1 - shift) // 2
+    pairs = (2 * q - 1 + shift) // 2 + before + 1
+    synthesis = np.zeros((2 * q, 2 * pairs), dtype)
+    for i in range(2 * q):
+        for j in range(pairs):
+            f = i - 2 * j + 2 * before + shift
+            if 0 <= f < taps:
+                synthesis[i, 2 * j] = w.rec_lo[f]
+                synthesis[i, 2 * j + 1] = w.rec_hi[f]
+    return analysis, shift, synthesis, before
+
+
+def _analysis(y, wavelet, inner=1):
+    """Split axis 1 of y (m, n, cols) into lowpass/highpass: -> (2m, n/2, cols).
+
+    Child k of row i lands at (i // inner) * 2 * inner + k * inner + i % inner,
+    i.e. 2i + k for inner=1; inner=2 puts the new bit above the last one.
+    A strided view of overlapping windows feeds batched BLAS products, which is
+    several times faster than pywt along a non-contiguous axis.
+    """
+    m, n, cols = y.shape
+    q = math.gcd(n // 2, _BLOCK)
+    analysis, before, _, _ = _block_filters(wavelet, q, y.dtype)
+    k = analysis.shape[-1]
+    pad = y.take((np.arange(n + k - 2 * q) - before) % n, axis=1)
+    s0, s1, s2 = pad.strides
+    windows = as_strided(
+        pad, (m // inner, 1, inner, n // (2 * q), k, cols), (inner * s0, 0, s0, 2 * q * s1, s1, s2)
+    )
+    return np.matmul(analysis, windows).reshape(2 * m, n // 2, cols)
+
+
+def _synthesis(c, wavelet, inner=1):
+    """Inverse of `_analysis` (same `inner`): c (2m, n, cols) -> (m, 2n, cols)."""
+    big, n, cols = c.shape
+    m = big // 2
+    q = math.gcd(n, _BLOCK)
+    _, _, synthesis, before = _block_filters(wavelet, q, c.dtype)
+    pairs = synthesis.shape[-1] // 2
+    # Interleave each lowpass/highpass pair so a window is one strided block.
+    pairs_view = c.reshape(m // inner, 2, inner, n, cols).transpose(0, 2, 3, 1, 4)
+    pad = pairs_view.take((np.arange(n - q + pairs) - before) % n, axis=2)
+    s0, s1, s2, s3, s4 = pad.strides
+    windows = as_strided(pad, (m // inner, inner, n // q, 2 * pairs, cols), (s0, s1, q * s2, s3, s4))
+    return np.matmul(synthesis, windows).reshape(m, 2 * n, cols)
+
+
+def wpt2(x, levels, wavelet=DEFAULT_WAVELET):
+    """Forward 2-D packet transform: (C, H, W) -> (C * 4**levels, H / 2**levels, W / 2**levels).
+
+    Each pass filters the middle axis, so each level filters one axis, swaps
+    the spatial axes, and filters the other: the axis order alternates between
+    levels. When H is filtered first, `inner=2` keeps the child order
+    k = 2 * (W highpass) + (H highpass).
+    """
+    y = _as_float(x)
+    _check(y.shape, ("C", "H", "W"), levels, MAX_LEVELS_2D, 2, inverse=False)
+    _wavelet(wavelet)
+    for level in range(levels):
+        h_first = level % 2 == 0
+        y = _analysis(y, wavelet)
+        y = _analysis(y.swapaxes(1, 2), wavelet, inner=2 if h_first else 1)
+    return np.ascontiguousarray(y.swapaxes(1, 2)) if levels % 2 else y
+
+
+def iwpt2(coeffs, levels, wavelet=DEFAULT_WAVELET):
+    """Inverse of `wpt2`: (C * 4**levels, h, w) -> (C, h * 2**levels, w * 2**levels)."""
+    y = _as_float(coeffs)
+    _check(y.shape, ("C*4**levels", "h", "w"), levels, MAX_LEVELS_2D, 2, inverse=True)
+    _wavelet(wavelet)
+    if levels % 2:
+        y = y.swapaxes(1, 2)
+    for level in reversed(range(levels)):
+        h_first = level % 2 == 0
+        y = _synthesis(y, wavelet, inner=2 if h_first else 1)
+        y = _synthesis(y.swapaxes(1, 2), wavelet)
+    return y
+
+
+def wpt1(x, levels, wavelet=DEFAULT_WAVELET):
+    """Forward 1-D packet transform: (C, L) -> (C * 2**levels, L / 2**levels)."""
+    x = _as_float(x)
+    _check(x.shape, ("C", "L"), levels, MAX_LEVELS_1D, 1, inverse=False)
+    w = _wavelet(wavelet)
+    y = x
+    for _ in range(levels):
+        lo, hi = pywt.dwt(y, w, mode=_MODE, axis=-1)
+        y = np.stack([lo, hi], axis=1).reshape(-1, lo.shape[-1])
+    return y
+
+
+def iwpt1(coeffs, levels, wavelet=DEFAULT_WAVELET):
+    """Inverse of `wpt1`: (C * 2**levels, l) -> (C, l * 2**levels)."""
+    y = _as_float(coeffs)
+    _check(y.shape, ("C*2**levels", "l"), levels, MAX_LEVELS_1D, 1, inverse=True)
+    w = _wavelet(wavelet)
+    for _ in range(levels):
+        g = y.reshape(-1, 2, y.shape[-1])
+        y = pywt.idwt(g[:, 0], g[:, 1], w, mode=_MODE, axis=-1)
+    return y
+
+
+@functools.lru_cache(maxsize=None)
+def _torch_filters(name, dtype, device):
+    """(analysis, synthesis) filter pairs as (2, taps) tensors; analysis is flipped
+    because torch convolutions are cross-correlations."""
+    import torch
+
+    w = _wavelet(name)
+    analysis = torch.tensor([w.dec_lo[::-1], w.dec_hi[::-1]], dtype=dtype, device=device)
+    synthesis = torch.tensor([w.rec_lo, w.rec_hi], dtype=dtype, device=device)
+    return analysis, synthesis
+
+
+def _kernel(filters, dim):
+    """View (2, taps) filters as a conv2d kernel along dim 2 (H) or 3 (W), with its stride."""
+    taps = filters.shape[-1]
+    if dim == 2:
+        return filters.view(2, 1, taps, 1), (2, 1)
+    return filters.view(2, 1, 1, taps), (1, 2)
+
+
+def _wrap(x, dim, before, after):
+    """Circular padding by index, so it may exceed the size (small bands, long filters)."""
+    import torch
+
+    size = x.shape[dim]
+    idx = torch.arange(-before, size + after, device=x.device) % size
+    return x.index_select(dim, idx)
+
+
+def _split(x, analysis, dim):
+    """Periodized lowpass/highpass split of (M, 1, A, B) along dim -> (M, 2, ...), halved.
+
+    The padding reproduces pywt's periodization phase: out[o] = sum_k h[k] x[2o + taps//2 - k].
+    """
+    import torch.nn.functional as F
+
+    taps = analysis.shape[-1]
+    before = taps - 1 - taps // 2
+    kernel, stride = _kernel(analysis, dim)
+    return F.conv2d(_wrap(x, dim, before, taps - 1 - before), kernel, stride=stride)
+
+
+def _merge(y, synthesis, dim):
+    """Inverse of `_split`: (M, 2, A, B) lowpass/highpass along dim -> (M, 1, ...), doubled."""
+    import torch.nn.functional as F
+
+    taps = synthesis.shape[-1]
+    size = y.shape[dim]
+    shift = taps - 1 - taps // 2  # x[m] = sum_o c[o] g[m - 2o + shift], periodized
+    before, after = -(-(taps // 2) // 2), -(-shift // 2)
+    kernel, stride = _kernel(synthesis, dim)
+    out = F.conv_transpose2d(_wrap(y, dim, before, after), kernel, stride=stride)
+    return out.narrow(dim, shift + 2 * before, 2 * size)
+
+
+def _check_tensor(x):
+    if not x.is_floating_point():
+        raise ValueError(f"expected a floating point tensor, got dtype {x.dtype}")
+
+
+def wpt2_torch(x, levels, wavelet=DEFAULT_WAVELET):
+    """Forward 2-D packet transform in torch: (N, C, H, W) -> (N, C * 4**levels, H / 2**levels, W / 2**levels).
+
+    Differentiable; dtype and device follow x; coefficients equal `wpt2`'s.
+    """
+    _check(x.shape, ("N", "C", "H", "W"), levels, MAX_LEVELS_2D, 2, inverse=False)
+    _check_tensor(x)
+    analysis, _ = _torch_filters(wavelet, x.dtype, x.device)
+    n, c, h, w = x.shape
+    y = x.reshape(n * c, 1, h, w)
+    for _ in range(levels):
+        y = _split(y, analysis, 3)  # (M, 2, h, w/2): W low/high
+        y = _split(y.reshape(-1, 1, h, w // 2), analysis, 2)  # then H low/high
+        h, w = h // 2, w // 2
+        y = y.reshape(-1, 1, h, w)  # band 4b + 2*(W high) + (H high)
+    return y.reshape(n, c * 4**levels, h, w)
+
+
+def iwpt2_torch(coeffs, levels, wavelet=DEFAULT_WAVELET):
+    """Inverse of `wpt2_torch`: (N, C * 4**levels, h, w) -> (N, C, h * 2**levels, w * 2**levels)."""
+    _check(coeffs.shape, ("N", "C*4**levels", "h", "w"), levels, MAX_LEVELS_2D, 2, inverse=True)
+    _check_tensor(coeffs)
+    _, synthesis = _torch_filters(wavelet, coeffs.dtype, coeffs.device)
+    n, bands, h, w = coeffs.shape
+    y = coeffs
+    for _ in range(levels):
+        y = _merge(y.reshape(-1, 2, h, w), synthesis, 2)  # H low/high pairs
+        h *= 2
+        y = _merge(y.reshape(-1, 2, h, w), synthesis, 3)  # then W low/high pairs
+        w *= 2
+    return y.reshape(n, bands // 4**levels, h, w)
+
+
+def wpt1_torch(x, levels, wavelet=DEFAULT_WAVELET):
+    """Forward 1-D packet transform in torch: (N, C, L) -> (N, C * 2**levels, L / 2**levels)."""
+    _check(x.shape, ("N", "C", "L"), levels, MAX_LEVELS_1D, 1, inverse=False)
+    _check_tensor(x)
+    analysis, _ = _torch_filters(wavelet, x.dtype, x.device)
+    n, c, length = x.shape
+    y = x.reshape(n * c, 1, 1, length)
+    for _ in range(levels):
+        length //= 2
+        y = _split(y, analysis, 3).reshape(-1, 1, 1, length)
+    return y.reshape(n, c * 2**levels, length)
+
+
+def iwpt1_torch(coeffs, levels, wavelet=DEFAULT_WAVELET):
+    """Inverse of `wpt1_torch`: (N, C * 2**levels, l) -> (N, C, l * 2**levels)."""
+    _check(coeffs.shape, ("N", "C*2**levels", "l"), levels, MAX_LEVELS_1D, 1, inverse=True)
+    _check_tensor(coeffs)
+    _, synthesis = _torch_filters(wavelet, coeffs.dtype, coeffs.device)
+    n, bands, length = coeffs.shape
+    y = coeffs
+    for _ in range(levels):
+        y = _merge(y.reshape(-1, 2, 1, length), synthesis, 3)
+        length *= 2
+    return y.reshape(n, bands // 2**levels, length)
+
+
+@functools.lru_cache(maxsize=None)
+def _gains1(levels, wavelet):
+    """L2 norms of the 1-D packet synthesis functions, by inverting unit impulses.
+
+    Each band gets `taps` coefficients, so the period taps * 2**levels exceeds the
+    basis function's support (taps - 1) * (2**levels - 1) + 1 and nothing wraps.
+    Bands are done in chunks to bound memory at 10 levels.
+    """
+    bands = 2**levels
+    taps = _wavelet(wavelet).rec_len
+    gains = np.empty(bands)
+    chunk = max(1, 2**20 // (bands * taps))
+    for start in range(0, bands, chunk):
+        band = np.arange(start, min(start + chunk, bands))
+        coeffs = np.zeros((band.size * bands, taps))
+        coeffs[np.arange(band.size) * bands + band, taps // 2] = 1.0
+        gains[band] = np.linalg.norm(iwpt1(coeffs, levels, wavelet), axis=1)
+    return gains
+
+
+@functools.lru_cache(maxsize=None)
+def _synthesis_gains(levels, wavelet, ndim):
+    g = _gains1(levels, wavelet)
+    if ndim == 2:
+        # The 2-D packet basis is the tensor product of the 1-D ones: split each
+        # base-4 digit k = 2 * (W highpass) + (H highpass) into the two 1-D bands.
+        b = np.arange(4**levels)
+        band_h = np.zeros_like(b)
+        band_w = np.zeros_like(b)
+        for level in range(levels):
+            k = (b >> 2 * (levels - 1 - level)) & 3
+            band_h = 2 * band_h + (k & 1)
+            band_w = 2 * band_w + (k >> 1)
+        g = g[band_h] * g[band_w]
+    g = g.copy()
+    g.flags.writeable = False  # shared by the cache
+    return g
+
+
+def synthesis_gains(levels, wavelet=DEFAULT_WAVELET, ndim=2):
+    """L2 norm of the synthesis basis function of each packet band, shape (2**(ndim * levels),).
+
+    A quantization error e on a coefficient of band b costs gains[b] * e in the
+    signal, so these weight per-band distortion; all are 1 for orthogonal wavelets.
+    """
+    if ndim not in (1, 2):
+        raise ValueError(f"ndim must be 1 or 2, got {ndim!r}")
+    _check_levels(levels, MAX_LEVELS_2D if ndim == 2 else MAX_LEVELS_1D)
+    _wavelet(wavelet)
+    return _synthesis_gains(int(levels), wavelet, ndim)
