@@ -247,58 +247,64 @@ def iwpt1(coeffs, levels, wavelet=DEFAULT_WAVELET):
 
 
 @functools.lru_cache(maxsize=None)
-def _torch_filters(name, dtype, device):
-    """(analysis, synthesis) filter pairs as (2, taps) tensors; analysis is flipped
-    because torch convolutions are cross-correlations."""
+def _torch_filters(name, ndim, dtype, device):
+    """(analysis, synthesis) kernels for one level, shape (2**ndim, 1, taps[, taps]).
+
+    Analysis filters are flipped because torch convolutions are cross-correlations.
+    In 2-D, kernel 2 * w + h is the outer product of the H filter h and the W
+    filter w (0 lowpass, 1 highpass), so one strided conv gives all four children.
+    """
     import torch
 
     w = _wavelet(name)
-    analysis = torch.tensor([w.dec_lo[::-1], w.dec_hi[::-1]], dtype=dtype, device=device)
-    synthesis = torch.tensor([w.rec_lo, w.rec_hi], dtype=dtype, device=device)
-    return analysis, synthesis
-
-
-def _kernel(filters, dim):
-    """View (2, taps) filters as a conv2d kernel along dim 2 (H) or 3 (W), with its stride."""
-    taps = filters.shape[-1]
-    if dim == 2:
-        return filters.view(2, 1, taps, 1), (2, 1)
-    return filters.view(2, 1, 1, taps), (1, 2)
+    kernels = []
+    for lo, hi in ((w.dec_lo[::-1], w.dec_hi[::-1]), (w.rec_lo, w.rec_hi)):
+        k = torch.tensor([lo, hi], dtype=torch.float64)
+        if ndim == 2:
+            k = k[None, :, :, None] * k[:, None, None, :]  # [w, h, row, col]
+        kernels.append(k.reshape(2**ndim, 1, *k.shape[-ndim:]).to(dtype=dtype, device=device))
+    return tuple(kernels)
 
 
 def _wrap(x, dim, before, after):
-    """Circular padding by index, so it may exceed the size (small bands, long filters)."""
+    """Circular padding along dim; the pads may exceed the size (small bands, long filters)."""
     import torch
 
     size = x.shape[dim]
-    idx = torch.arange(-before, size + after, device=x.device) % size
-    return x.index_select(dim, idx)
+    pieces = [x.narrow(dim, size - before % size, before % size)]
+    pieces += [x] * (before // size + 1 + after // size)
+    pieces.append(x.narrow(dim, 0, after % size))
+    return torch.cat(pieces, dim)
 
 
-def _split(x, analysis, dim):
-    """Periodized lowpass/highpass split of (M, 1, A, B) along dim -> (M, 2, ...), halved.
+def _torch_analysis(x, kernel):
+    """One level on (M, 1, *spatial) -> (M, 2**ndim, *spatial / 2), children in channel order.
 
     The padding reproduces pywt's periodization phase: out[o] = sum_k h[k] x[2o + taps//2 - k].
     """
     import torch.nn.functional as F
 
-    taps = analysis.shape[-1]
+    ndim, taps = kernel.dim() - 2, kernel.shape[-1]
     before = taps - 1 - taps // 2
-    kernel, stride = _kernel(analysis, dim)
-    return F.conv2d(_wrap(x, dim, before, taps - 1 - before), kernel, stride=stride)
+    for dim in range(2, 2 + ndim):
+        x = _wrap(x, dim, before, taps - 1 - before)
+    return (F.conv2d if ndim == 2 else F.conv1d)(x, kernel, stride=2)
 
 
-def _merge(y, synthesis, dim):
-    """Inverse of `_split`: (M, 2, A, B) lowpass/highpass along dim -> (M, 1, ...), doubled."""
+def _torch_synthesis(y, kernel):
+    """Inverse of `_torch_analysis`: (M, 2**ndim, *spatial) -> (M, 1, *spatial * 2)."""
     import torch.nn.functional as F
 
-    taps = synthesis.shape[-1]
-    size = y.shape[dim]
+    ndim, taps = kernel.dim() - 2, kernel.shape[-1]
+    sizes = y.shape[2:]
     shift = taps - 1 - taps // 2  # x[m] = sum_o c[o] g[m - 2o + shift], periodized
     before, after = -(-(taps // 2) // 2), -(-shift // 2)
-    kernel, stride = _kernel(synthesis, dim)
-    out = F.conv_transpose2d(_wrap(y, dim, before, after), kernel, stride=stride)
-    return out.narrow(dim, shift + 2 * before, 2 * size)
+    for dim in range(2, 2 + ndim):
+        y = _wrap(y, dim, before, after)
+    x = (F.conv_transpose2d if ndim == 2 else F.conv_transpose1d)(y, kernel, stride=2)
+    for dim, size in enumerate(sizes, start=2):
+        x = x.narrow(dim, shift + 2 * before, 2 * size)
+    return x
 
 
 def _check_tensor(x):
@@ -313,14 +319,12 @@ def wpt2_torch(x, levels, wavelet=DEFAULT_WAVELET):
     """
     _check(x.shape, ("N", "C", "H", "W"), levels, MAX_LEVELS_2D, 2, inverse=False)
     _check_tensor(x)
-    analysis, _ = _torch_filters(wavelet, x.dtype, x.device)
+    analysis, _ = _torch_filters(wavelet, 2, x.dtype, x.device)
     n, c, h, w = x.shape
     y = x.reshape(n * c, 1, h, w)
     for _ in range(levels):
-        y = _split(y, analysis, 3)  # (M, 2, h, w/2): W low/high
-        y = _split(y.reshape(-1, 1, h, w // 2), analysis, 2)  # then H low/high
         h, w = h // 2, w // 2
-        y = y.reshape(-1, 1, h, w)  # band 4b + 2*(W high) + (H high)
+        y = _torch_analysis(y, analysis).reshape(-1, 1, h, w)
     return y.reshape(n, c * 4**levels, h, w)
 
 
@@ -328,14 +332,12 @@ def iwpt2_torch(coeffs, levels, wavelet=DEFAULT_WAVELET):
     """Inverse of `wpt2_torch`: (N, C * 4**levels, h, w) -> (N, C, h * 2**levels, w * 2**levels)."""
     _check(coeffs.shape, ("N", "C*4**levels", "h", "w"), levels, MAX_LEVELS_2D, 2, inverse=True)
     _check_tensor(coeffs)
-    _, synthesis = _torch_filters(wavelet, coeffs.dtype, coeffs.device)
+    _, synthesis = _torch_filters(wavelet, 2, coeffs.dtype, coeffs.device)
     n, bands, h, w = coeffs.shape
     y = coeffs
     for _ in range(levels):
-        y = _merge(y.reshape(-1, 2, h, w), synthesis, 2)  # H low/high pairs
-        h *= 2
-        y = _merge(y.reshape(-1, 2, h, w), synthesis, 3)  # then W low/high pairs
-        w *= 2
+        y = _torch_synthesis(y.reshape(-1, 4, h, w), synthesis)
+        h, w = 2 * h, 2 * w
     return y.reshape(n, bands // 4**levels, h, w)
 
 
@@ -343,12 +345,12 @@ def wpt1_torch(x, levels, wavelet=DEFAULT_WAVELET):
     """Forward 1-D packet transform in torch: (N, C, L) -> (N, C * 2**levels, L / 2**levels)."""
     _check(x.shape, ("N", "C", "L"), levels, MAX_LEVELS_1D, 1, inverse=False)
     _check_tensor(x)
-    analysis, _ = _torch_filters(wavelet, x.dtype, x.device)
+    analysis, _ = _torch_filters(wavelet, 1, x.dtype, x.device)
     n, c, length = x.shape
-    y = x.reshape(n * c, 1, 1, length)
+    y = x.reshape(n * c, 1, length)
     for _ in range(levels):
         length //= 2
-        y = _split(y, analysis, 3).reshape(-1, 1, 1, length)
+        y = _torch_analysis(y, analysis).reshape(-1, 1, length)
     return y.reshape(n, c * 2**levels, length)
 
 
@@ -356,11 +358,11 @@ def iwpt1_torch(coeffs, levels, wavelet=DEFAULT_WAVELET):
     """Inverse of `wpt1_torch`: (N, C * 2**levels, l) -> (N, C, l * 2**levels)."""
     _check(coeffs.shape, ("N", "C*2**levels", "l"), levels, MAX_LEVELS_1D, 1, inverse=True)
     _check_tensor(coeffs)
-    _, synthesis = _torch_filters(wavelet, coeffs.dtype, coeffs.device)
+    _, synthesis = _torch_filters(wavelet, 1, coeffs.dtype, coeffs.device)
     n, bands, length = coeffs.shape
     y = coeffs
     for _ in range(levels):
-        y = _merge(y.reshape(-1, 2, 1, length), synthesis, 3)
+        y = _torch_synthesis(y.reshape(-1, 2, length), synthesis)
         length *= 2
     return y.reshape(n, bands // 2**levels, length)
 

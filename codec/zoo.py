@@ -24,7 +24,7 @@ class ModelEntry:
 MODELS = {
     "linear-v1": ModelEntry(
         file="linear-v1.npz",
-        sha256="00797baa99a5fd3145e07d32a68857443f9ad2f8d52984798b397bd5524d773f",
+        sha256="b0fd87bcd828c5bcab533fef08c5976171eee014f77190856c4727275bf83e4f",
         made_by="wavecodec fit-linear --data ../shared/data/images/train -o codec/data/linear-v1.npz",
     ),
 }
