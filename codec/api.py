@@ -210,4 +210,10 @@ def decode(data: bytes) -> np.ndarray:
 def info(data: bytes) -> Info:
     """The header of a WaveCodec file, verified, with every field in printable form."""
     header = bitstream.read_header(data)
-    return Info(header=header, fields=header.describe(data))
+    fields = header.describe(data)
+    if header.mode == "linear" and len(header.params) == _LINEAR_PARAMS.size:
+        levels, dc_levels, theta, lo, hi = _LINEAR_PARAMS.unpack(header.params)
+        readable = (f"levels {levels}, dc levels {dc_levels}, theta {theta:.3g}, "
+                    f"value range {lo:.6g}..{hi:.6g} ({len(header.params)} bytes)")
+        fields = [(k, readable if k == "params" else v) for k, v in fields]
+    return Info(header=header, fields=fields)

@@ -5,7 +5,7 @@ boundaries (pywt mode "periodization"), so the transform is critically sampled
 and exactly invertible. Sizes must be multiples of 2**levels: pad with
 `pad_to_multiple`, keep the original size, and crop after the inverse.
 
-Channel layout (numpy and torch give identical coefficients):
+Channel layout (numpy and torch give the same coefficients, to rounding):
 
 * 2-D: (C, H, W) -> (C * 4**J, H / 2**J, W / 2**J); torch adds a leading batch
   axis N. Output channel c * 4**J + b holds packet band b of input channel c.
@@ -17,8 +17,10 @@ Channel layout (numpy and torch give identical coefficients):
   2*b + k, k = 0 lowpass, k = 1 highpass.
 
 The default wavelet is CDF 9/7 (pywt "bior4.4"); any pywt orthogonal or
-biorthogonal discrete wavelet name is accepted. torch is imported lazily, so
-`import codec.wavelets` works (and stays light) without it.
+biorthogonal discrete wavelet name is accepted. The numpy 2-D transform applies
+pywt's filters with batched BLAS products (equal to pywt.dwt2 per band, several
+times faster); it keeps float32 as float32, so images up to 8000x8000x3 fit in
+a few GB. torch is imported lazily, so `import codec.wavelets` stays light.
 """
 
 import functools
@@ -71,6 +73,7 @@ def _wavelet(name):
 
 
 def _check_levels(levels, max_levels):
+    """Reject non-integers (bool included) and levels outside 1..max_levels."""
     if isinstance(levels, bool) or not isinstance(levels, numbers.Integral):
         raise ValueError(f"levels must be an integer from 1 to {max_levels}, got {levels!r}")
     if not 1 <= levels <= max_levels:
@@ -135,7 +138,8 @@ def _block_filters(name, q, dtype):
     window of K = 2q + taps - 2 padded samples (pywt's periodization phase:
     out[o] = sum_k h[k] x[(2o + taps//2 - k) mod n]). Synthesis (2q, 2E) maps a
     window of E (lowpass, highpass) coefficient pairs, interleaved, to 2q samples
-    (x[m] = sum_o c[o] g[m - 2o + shift] mod n). Also returns the left pads.
+    (x[m] = sum_o c[o] g[m - 2o + shift] mod n). Returns
+    (analysis, its left pad, synthesis, its left pad).
     """
     w = _wavelet(name)
     taps = w.dec_len
@@ -143,17 +147,17 @@ def _block_filters(name, q, dtype):
     for r in range(q):
         analysis[0, 0, 0, r, 2 * r : 2 * r + taps] = w.dec_lo[::-1]
         analysis[1, 0, 0, r, 2 * r : 2 * r + taps] = w.dec_hi[::-1]
-    shift = taps - 1 - taps // 2
-    before = (taps - 1 - shift) // 2
-    pairs = (2 * q - 1 + shift) // 2 + before + 1
+    analysis_pad = shift = taps - 1 - taps // 2
+    synthesis_pad = (taps - 1 - shift) // 2
+    pairs = (2 * q - 1 + shift) // 2 + synthesis_pad + 1
     synthesis = np.zeros((2 * q, 2 * pairs), dtype)
     for i in range(2 * q):
         for j in range(pairs):
-            f = i - 2 * j + 2 * before + shift
+            f = i - 2 * j + 2 * synthesis_pad + shift
             if 0 <= f < taps:
                 synthesis[i, 2 * j] = w.rec_lo[f]
                 synthesis[i, 2 * j + 1] = w.rec_hi[f]
-    return analysis, shift, synthesis, before
+    return analysis, analysis_pad, synthesis, synthesis_pad
 
 
 def _analysis(y, wavelet, inner=1):
@@ -247,23 +251,24 @@ def iwpt1(coeffs, levels, wavelet=DEFAULT_WAVELET):
 
 
 @functools.lru_cache(maxsize=None)
-def _torch_filters(name, ndim, dtype, device):
-    """(analysis, synthesis) kernels for one level, shape (2**ndim, 1, taps[, taps]).
+def _torch_filters(name, dtype, device):
+    """(analysis, synthesis) lowpass/highpass filter pairs as (2, taps) tensors.
 
     Analysis filters are flipped because torch convolutions are cross-correlations.
-    In 2-D, kernel 2 * w + h is the outer product of the H filter h and the W
-    filter w (0 lowpass, 1 highpass), so one strided conv gives all four children.
     """
     import torch
 
     w = _wavelet(name)
-    kernels = []
-    for lo, hi in ((w.dec_lo[::-1], w.dec_hi[::-1]), (w.rec_lo, w.rec_hi)):
-        k = torch.tensor([lo, hi], dtype=torch.float64)
-        if ndim == 2:
-            k = k[None, :, :, None] * k[:, None, None, :]  # [w, h, row, col]
-        kernels.append(k.reshape(2**ndim, 1, *k.shape[-ndim:]).to(dtype=dtype, device=device))
-    return tuple(kernels)
+    analysis = torch.tensor([w.dec_lo[::-1], w.dec_hi[::-1]], dtype=dtype, device=device)
+    synthesis = torch.tensor([w.rec_lo, w.rec_hi], dtype=dtype, device=device)
+    return analysis, synthesis
+
+
+def _along(filters, x, dim):
+    """The kernel and stride that apply (2, taps) filters along one dim of x."""
+    shape, stride = [1] * (x.dim() - 2), [1] * (x.dim() - 2)
+    shape[dim - 2], stride[dim - 2] = filters.shape[-1], 2
+    return filters.view(2, 1, *shape), tuple(stride)
 
 
 def _wrap(x, dim, before, after):
@@ -277,37 +282,35 @@ def _wrap(x, dim, before, after):
     return torch.cat(pieces, dim)
 
 
-def _torch_analysis(x, kernel):
-    """One level on (M, 1, *spatial) -> (M, 2**ndim, *spatial / 2), children in channel order.
+def _torch_analysis(x, filters, dim):
+    """Lowpass/highpass split of (M, 1, ...) along dim -> (M, 2, ...), that dim halved.
 
     The padding reproduces pywt's periodization phase: out[o] = sum_k h[k] x[2o + taps//2 - k].
     """
     import torch.nn.functional as F
 
-    ndim, taps = kernel.dim() - 2, kernel.shape[-1]
+    taps = filters.shape[-1]
     before = taps - 1 - taps // 2
-    for dim in range(2, 2 + ndim):
-        x = _wrap(x, dim, before, taps - 1 - before)
-    return (F.conv2d if ndim == 2 else F.conv1d)(x, kernel, stride=2)
+    kernel, stride = _along(filters, x, dim)
+    conv = F.conv2d if x.dim() == 4 else F.conv1d
+    return conv(_wrap(x, dim, before, taps - 1 - before), kernel, stride=stride)
 
 
-def _torch_synthesis(y, kernel):
-    """Inverse of `_torch_analysis`: (M, 2**ndim, *spatial) -> (M, 1, *spatial * 2)."""
+def _torch_synthesis(y, filters, dim):
+    """Inverse of `_torch_analysis`: (M, 2, ...) -> (M, 1, ...), that dim doubled."""
     import torch.nn.functional as F
 
-    ndim, taps = kernel.dim() - 2, kernel.shape[-1]
-    sizes = y.shape[2:]
+    taps, size = filters.shape[-1], y.shape[dim]
     shift = taps - 1 - taps // 2  # x[m] = sum_o c[o] g[m - 2o + shift], periodized
     before, after = -(-(taps // 2) // 2), -(-shift // 2)
-    for dim in range(2, 2 + ndim):
-        y = _wrap(y, dim, before, after)
-    x = (F.conv_transpose2d if ndim == 2 else F.conv_transpose1d)(y, kernel, stride=2)
-    for dim, size in enumerate(sizes, start=2):
-        x = x.narrow(dim, shift + 2 * before, 2 * size)
-    return x
+    kernel, stride = _along(filters, y, dim)
+    conv = F.conv_transpose2d if y.dim() == 4 else F.conv_transpose1d
+    x = conv(_wrap(y, dim, before, after), kernel, stride=stride)
+    return x.narrow(dim, shift + 2 * before, 2 * size)
 
 
 def _check_tensor(x):
+    """torch convolutions need floating point input."""
     if not x.is_floating_point():
         raise ValueError(f"expected a floating point tensor, got dtype {x.dtype}")
 
@@ -319,12 +322,15 @@ def wpt2_torch(x, levels, wavelet=DEFAULT_WAVELET):
     """
     _check(x.shape, ("N", "C", "H", "W"), levels, MAX_LEVELS_2D, 2, inverse=False)
     _check_tensor(x)
-    analysis, _ = _torch_filters(wavelet, 2, x.dtype, x.device)
+    analysis, _ = _torch_filters(wavelet, x.dtype, x.device)
     n, c, h, w = x.shape
     y = x.reshape(n * c, 1, h, w)
     for _ in range(levels):
-        h, w = h // 2, w // 2
-        y = _torch_analysis(y, analysis).reshape(-1, 1, h, w)
+        y = _torch_analysis(y, analysis, 3)  # (M, 2, h, w/2): W lowpass/highpass
+        w //= 2
+        y = _torch_analysis(y.reshape(-1, 1, h, w), analysis, 2)  # then H
+        h //= 2
+        y = y.reshape(-1, 1, h, w)  # child 4b + 2 * (W highpass) + (H highpass)
     return y.reshape(n, c * 4**levels, h, w)
 
 
@@ -332,12 +338,14 @@ def iwpt2_torch(coeffs, levels, wavelet=DEFAULT_WAVELET):
     """Inverse of `wpt2_torch`: (N, C * 4**levels, h, w) -> (N, C, h * 2**levels, w * 2**levels)."""
     _check(coeffs.shape, ("N", "C*4**levels", "h", "w"), levels, MAX_LEVELS_2D, 2, inverse=True)
     _check_tensor(coeffs)
-    _, synthesis = _torch_filters(wavelet, 2, coeffs.dtype, coeffs.device)
+    _, synthesis = _torch_filters(wavelet, coeffs.dtype, coeffs.device)
     n, bands, h, w = coeffs.shape
     y = coeffs
     for _ in range(levels):
-        y = _torch_synthesis(y.reshape(-1, 4, h, w), synthesis)
-        h, w = 2 * h, 2 * w
+        y = _torch_synthesis(y.reshape(-1, 2, h, w), synthesis, 2)  # H pairs
+        h *= 2
+        y = _torch_synthesis(y.reshape(-1, 2, h, w), synthesis, 3)  # then W pairs
+        w *= 2
     return y.reshape(n, bands // 4**levels, h, w)
 
 
@@ -345,12 +353,12 @@ def wpt1_torch(x, levels, wavelet=DEFAULT_WAVELET):
     """Forward 1-D packet transform in torch: (N, C, L) -> (N, C * 2**levels, L / 2**levels)."""
     _check(x.shape, ("N", "C", "L"), levels, MAX_LEVELS_1D, 1, inverse=False)
     _check_tensor(x)
-    analysis, _ = _torch_filters(wavelet, 1, x.dtype, x.device)
+    analysis, _ = _torch_filters(wavelet, x.dtype, x.device)
     n, c, length = x.shape
     y = x.reshape(n * c, 1, length)
     for _ in range(levels):
         length //= 2
-        y = _torch_analysis(y, analysis).reshape(-1, 1, length)
+        y = _torch_analysis(y, analysis, 2).reshape(-1, 1, length)
     return y.reshape(n, c * 2**levels, length)
 
 
@@ -358,11 +366,11 @@ def iwpt1_torch(coeffs, levels, wavelet=DEFAULT_WAVELET):
     """Inverse of `wpt1_torch`: (N, C * 2**levels, l) -> (N, C, l * 2**levels)."""
     _check(coeffs.shape, ("N", "C*2**levels", "l"), levels, MAX_LEVELS_1D, 1, inverse=True)
     _check_tensor(coeffs)
-    _, synthesis = _torch_filters(wavelet, 1, coeffs.dtype, coeffs.device)
+    _, synthesis = _torch_filters(wavelet, coeffs.dtype, coeffs.device)
     n, bands, length = coeffs.shape
     y = coeffs
     for _ in range(levels):
-        y = _torch_synthesis(y.reshape(-1, 2, length), synthesis)
+        y = _torch_synthesis(y.reshape(-1, 2, length), synthesis, 2)
         length *= 2
     return y.reshape(n, bands // 2**levels, length)
 
