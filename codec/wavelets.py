@@ -26,6 +26,8 @@ a few GB. torch is imported lazily, so `import codec.wavelets` stays light.
 import functools
 import math
 import numbers
+import os
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pywt
@@ -160,6 +162,22 @@ def _block_filters(name, q, dtype):
     return analysis, analysis_pad, synthesis, synthesis_pad
 
 
+_THREADS = min(4, os.cpu_count() or 1)
+_POOL = ThreadPoolExecutor(_THREADS) if _THREADS > 1 else None
+
+
+def _batched_matmul(a, b):
+    """np.matmul(a, b) over b's leading axis, split across cores (matmul releases the GIL)."""
+    if _POOL is None or b.shape[0] < _THREADS or b.size < 1 << 16:
+        return np.matmul(a, b)
+    out = np.empty(np.broadcast_shapes(a.shape[:-2], b.shape[:-2]) + (a.shape[-2], b.shape[-1]), np.result_type(a, b))
+    bounds = np.linspace(0, b.shape[0], _THREADS + 1).astype(int)
+    jobs = [_POOL.submit(np.matmul, a, b[lo:hi], out=out[lo:hi]) for lo, hi in zip(bounds[:-1], bounds[1:])]
+    for job in jobs:
+        job.result()
+    return out
+
+
 def _analysis(y, wavelet, inner=1):
     """Split axis 1 of y (m, n, cols) into lowpass/highpass: -> (2m, n/2, cols).
 
@@ -177,7 +195,7 @@ def _analysis(y, wavelet, inner=1):
     windows = as_strided(
         pad, (m // inner, 1, inner, n // (2 * q), k, cols), (inner * s0, 0, s0, 2 * q * s1, s1, s2)
     )
-    return np.matmul(analysis, windows).reshape(2 * m, n // 2, cols)
+    return _batched_matmul(analysis, windows).reshape(2 * m, n // 2, cols)
 
 
 def _synthesis(c, wavelet, inner=1):
@@ -192,7 +210,7 @@ def _synthesis(c, wavelet, inner=1):
     pad = pairs_view.take((np.arange(n - q + pairs) - before) % n, axis=2)
     s0, s1, s2, s3, s4 = pad.strides
     windows = as_strided(pad, (m // inner, inner, n // q, 2 * pairs, cols), (s0, s1, q * s2, s3, s4))
-    return np.matmul(synthesis, windows).reshape(m, 2 * n, cols)
+    return _batched_matmul(synthesis, windows).reshape(m, 2 * n, cols)
 
 
 def wpt2(x, levels, wavelet=DEFAULT_WAVELET):

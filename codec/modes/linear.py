@@ -23,7 +23,7 @@ import pywt
 from codec.entropy import Decoder, Encoder
 from codec.errors import FormatError
 from codec.modes.linear_model import BLOCK, N_TABLES, THETA, LinearModel
-from codec.wavelets import iwpt2, synthesis_gains, wpt2
+from codec.wavelets import iwpt2, wpt2
 
 __all__ = ["encode_group", "decode_group", "DC_LEVELS", "PAD_MULTIPLE", "quality_to_step"]
 
@@ -43,8 +43,13 @@ def quality_to_step(quality: float) -> float:
 
 
 def _quantise(y: np.ndarray, step: float) -> np.ndarray:
-    q = np.floor(np.abs(y) * np.float32(1.0 / step) + np.float32(0.5 - THETA))
-    return (np.copysign(q, y)).astype(np.int32)
+    """Dead-zone rounding: sign(y) * floor(|y| / step + 0.5 - THETA)."""
+    q = np.abs(y)
+    q *= np.float32(1.0 / step)
+    q += np.float32(0.5 - THETA)
+    np.floor(q, out=q)
+    np.copysign(q, y, out=q)
+    return q.astype(np.int32)
 
 
 def _dequantise(q: np.ndarray, tables: np.ndarray, step: float, model: LinearModel) -> np.ndarray:
@@ -157,20 +162,20 @@ def _decode_blocks(dec: Decoder, tables: np.ndarray, model: LinearModel):
 
 def _forward(x: np.ndarray, model: LinearModel, group: str) -> np.ndarray:
     """Image (C, H, W) -> KLT channels (K, h, w), in gain-weighted units."""
-    levels = model.levels
-    bands = wpt2(x, levels, model.wavelet)
-    gains = np.tile(synthesis_gains(levels, model.wavelet).astype(np.float32), x.shape[0])
+    bands = wpt2(x, model.levels, model.wavelet)
     k, h, w = bands.shape
-    flat = bands.reshape(k, -1) * gains[:, None] - model.mean[group][:, None]
-    return (model.klt[group].T @ flat).reshape(k, h, w)
+    matrix, bias = model.analysis[group]
+    y = matrix @ bands.reshape(k, -1)
+    y -= bias[:, None]
+    return y.reshape(k, h, w)
 
 
 def _inverse(y: np.ndarray, model: LinearModel, group: str) -> np.ndarray:
-    levels = model.levels
     k, h, w = y.shape
-    gains = np.tile(synthesis_gains(levels, model.wavelet).astype(np.float32), k // 4**levels)
-    flat = (model.klt[group] @ y.reshape(k, -1) + model.mean[group][:, None]) / gains[:, None]
-    return iwpt2(flat.reshape(k, h, w), levels, model.wavelet)
+    matrix, bias = model.synthesis[group]
+    flat = matrix @ y.reshape(k, -1)
+    flat += bias[:, None]
+    return iwpt2(flat.reshape(k, h, w), model.levels, model.wavelet)
 
 
 def _dc_split(y: np.ndarray, model: LinearModel):

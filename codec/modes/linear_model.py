@@ -62,6 +62,30 @@ class LinearModel:
     context_weight: np.ndarray
 
     @property
+    def analysis(self) -> dict:
+        """Per group (matrix, bias): y = matrix @ bands - bias, gains folded into the KLT."""
+        return self._folded()[0]
+
+    @property
+    def synthesis(self) -> dict:
+        """Per group (matrix, bias): bands = matrix @ y + bias."""
+        return self._folded()[1]
+
+    def _folded(self):
+        cached = self.__dict__.get("_folded_cache")
+        if cached is None:
+            from codec.wavelets import synthesis_gains
+
+            gains = synthesis_gains(self.levels, self.wavelet).astype(np.float32)
+            cached = ({}, {})
+            for group, klt in self.klt.items():
+                g = np.tile(gains, klt.shape[0] // len(gains))
+                cached[0][group] = (np.ascontiguousarray(klt.T * g[None, :]), klt.T @ self.mean[group])
+                cached[1][group] = (np.ascontiguousarray(klt / g[:, None]), self.mean[group] / g)
+            object.__setattr__(self, "_folded_cache", cached)
+        return cached
+
+    @property
     def short_hash(self) -> bytes:
         """The 8 bytes written in file headers to pin the exact weights."""
         return bytes.fromhex(self.sha256[:16])
