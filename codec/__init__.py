@@ -9,11 +9,11 @@ Errors are ``codec.InputError`` (bad signal or option), ``codec.FormatError`` (c
 unsupported file) and ``codec.OutputError``, all subclasses of ``codec.WaveCodecError``.
 """
 
-from codec.api import DEFAULT_QUALITY, MODES, Info, decode, encode, info
+from codec.api import DEFAULT_QUALITY, MODES, Info, complexity, decode, encode, info
 from codec.errors import FormatError, InputError, OutputError, WaveCodecError
 
 __all__ = [
-    "encode", "decode", "info", "Info", "MODES", "DEFAULT_QUALITY",
+    "encode", "decode", "info", "complexity", "Info", "MODES", "DEFAULT_QUALITY",
     "WaveCodecError", "InputError", "FormatError", "OutputError",
 ]
 __version__ = "0.1.0"

@@ -15,7 +15,7 @@ import numpy as np
 from codec import bitstream
 from codec.errors import FormatError, InputError
 
-__all__ = ["MODES", "encode", "decode", "info", "Info", "DEFAULT_QUALITY"]
+__all__ = ["MODES", "encode", "decode", "info", "complexity", "Info", "DEFAULT_QUALITY"]
 
 MODES = ("linear",)
 DEFAULT_QUALITY = 50
@@ -217,3 +217,29 @@ def info(data: bytes) -> Info:
                     f"value range {lo:.6g}..{hi:.6g} ({len(header.params)} bytes)")
         fields = [(k, readable if k == "params" else v) for k, v in fields]
     return Info(header=header, fields=fields)
+
+
+def complexity(mode: str = "linear") -> dict:
+    """Multiply-adds per pixel (RGB, encoder side; the decoder mirrors it) and parameter count.
+
+    Counted from the algorithm, not the implementation: a J-level 2-D packet transform costs
+    J * (len(lowpass) + len(highpass)) multiply-adds per sample, the KLT K per coefficient.
+    """
+    if mode not in MODES:
+        raise InputError(f"unknown mode {mode!r}; available: {', '.join(MODES)}")
+    import pywt
+
+    from codec.modes.linear import DC_LEVELS
+    from codec.zoo import get_linear_model
+
+    model = get_linear_model(_LINEAR_MODEL)
+    w = pywt.Wavelet(model.wavelet)
+    taps = int(np.count_nonzero(w.dec_lo) + np.count_nonzero(w.dec_hi))
+    channels = 3
+    k = model.klt["rgb"].shape[0]
+    wpt = channels * model.levels * taps
+    klt = k * k / 4**model.levels
+    dyadic = model.n_dc["rgb"] / 4**model.levels * taps * 4 / 3  # geometric sum over DC_LEVELS
+    parameters = sum(m.size + model.mean[g].size for g, m in model.klt.items())
+    return {"macs_per_pixel": round(wpt + klt + dyadic), "parameters": int(parameters),
+            "detail": f"WPT {wpt}, KLT {klt:.0f}, dyadic {dyadic:.1f} ({DC_LEVELS} levels) MACs/pixel"}

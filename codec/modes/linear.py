@@ -205,11 +205,11 @@ def encode_group(x: np.ndarray, step: float, model: LinearModel, group: str) -> 
     """Code one channel group (float32 (C, H, W), centred on 0, sizes % PAD_MULTIPLE == 0)."""
     y = _forward(x, model, group)
     n_dc, n_ctx = model.n_dc[group], model.n_ctx[group]
-    dc = [_quantise(band, step) for band in _dc_split(y[:n_dc], model)]
+    dc = [_quantise(band, step) for band in _dc_split(y[:n_dc], model)] if n_dc else []
     static = _quantise(y[n_dc:n_ctx], step)
     rest = _quantise(y[n_ctx:], step)
 
-    dc_choice = np.array([[_best_table(band[c], model) for band in dc] for c in range(n_dc)])
+    dc_choice = np.array([[_best_table(band[c], model) for band in dc] for c in range(n_dc)], np.int64)
     static_choice = np.array([_best_table(q, model) for q in static], np.int64)
     mean_abs = np.abs(y[n_ctx:]).reshape(len(rest), -1).mean(1) / step
     rest_choice = np.where(
@@ -253,7 +253,7 @@ def decode_group(data: bytes, shape, step: float, model: LinearModel, group: str
     side = dec.decode_uniform(rest_side.stop, _SIDE_BITS).astype(np.int64)
     if side.max(initial=0) > N_TABLES:
         raise FormatError("corrupt stream: table choice out of range")
-    dc_choice = side[dc_side].reshape(n_dc, len(dc_shapes))
+    dc_choice = side[dc_side].reshape(n_dc, len(dc_shapes)) if n_dc else np.zeros((0, len(dc_shapes)), np.int64)
     static_choice, rest_choice = side[static_side], side[rest_side]
 
     y = np.zeros((k, h, w), np.float32)
@@ -284,5 +284,6 @@ def decode_group(data: bytes, shape, step: float, model: LinearModel, group: str
         values, coded_with = _decode_blocks(dec, ctx, model)
         y[n_ctx:][coded] = _dequantise(values, coded_with, step, model)
     dec.finish()
-    y[:n_dc] = _dc_merge(dc, model)
+    if n_dc:
+        y[:n_dc] = _dc_merge(dc, model)
     return _inverse(y, model, group)

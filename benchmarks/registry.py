@@ -1,0 +1,49 @@
+"""The codecs the harness knows, by name, and the choice of which to run.
+
+``REGISTRY`` maps a name to its adapter; WaveCodec's modes come first, then the classical codecs.
+Other signal kinds (audio, arrays) join by adding their adapters here.
+"""
+
+from . import pillow_codecs, wavecodec_codecs
+from .adapter import Adapter
+from .errors import BenchError
+
+__all__ = ["REGISTRY", "register", "select"]
+
+REGISTRY: dict[str, Adapter] = {}
+
+
+def register(adapter: Adapter) -> Adapter:
+    """Add an adapter (a test's fake, a plugin's codec); its name must be new."""
+    if adapter.name in REGISTRY:
+        raise ValueError(f"codec {adapter.name!r} is already registered")
+    REGISTRY[adapter.name] = adapter
+    return adapter
+
+
+for _adapter in (*wavecodec_codecs.adapters(), *pillow_codecs.ADAPTERS):
+    register(_adapter)
+
+
+def select(names: list[str] | None, kind: str) -> tuple[list[Adapter], list[str]]:
+    """The adapters to run and the skip messages for those that cannot run here.
+
+    ``names`` None means every registered codec of ``kind``. An unknown name, or one of another
+    kind, is an error: a typo must not silently shrink a benchmark.
+    """
+    if names is None:
+        names = [name for name, adapter in REGISTRY.items() if adapter.kind == kind]
+    unknown = [name for name in names if name not in REGISTRY]
+    if unknown:
+        raise BenchError(f"unknown codec {', '.join(unknown)} (known: {', '.join(REGISTRY)})", exit_code=2)
+    wrong_kind = [name for name in names if REGISTRY[name].kind != kind]
+    if wrong_kind:
+        raise BenchError(f"codec {', '.join(wrong_kind)} does not code {kind} signals", exit_code=2)
+    chosen, skipped = [], []
+    for name in dict.fromkeys(names):
+        reason = REGISTRY[name].available()
+        if reason:
+            skipped.append(f"skipping {name}: {reason}")
+        else:
+            chosen.append(REGISTRY[name])
+    return chosen, skipped
