@@ -87,7 +87,7 @@ class _LinearImageEncoder:
     """Holds the transformed image so several steps can be tried (for --bpp)."""
 
     def __init__(self, a: np.ndarray):
-        from codec.modes.linear import PAD_MULTIPLE
+        from codec.modes.linear import PAD_MULTIPLE, analyse
         from codec.wavelets import pad_to_multiple
         from codec.zoo import get_linear_model
 
@@ -100,8 +100,11 @@ class _LinearImageEncoder:
         self.groups = []
         for group, first, count in _groups(planes.shape[2]):
             x = planes[:, :, first:first + count].transpose(2, 0, 1).astype(np.float32)
-            x = (x - np.float32(self.lo)) * scale - np.float32(127.5)
-            self.groups.append((group, pad_to_multiple(x, PAD_MULTIPLE)))
+            x -= np.float32(self.lo)
+            x *= scale
+            x -= np.float32(127.5)
+            self.groups.append((group, analyse(pad_to_multiple(x, PAD_MULTIPLE), self.model, group)))
+            del x
 
     def encode(self, step: float, quality: int) -> bytes:
         from codec.modes.linear import DC_LEVELS, encode_group
@@ -201,10 +204,11 @@ def decode(data: bytes) -> np.ndarray:
     out *= np.float32((hi - lo) / 255.0)
     out += np.float32(lo)
     if header.dtype == "float32":
-        result = np.clip(out, lo, hi)
-    else:
-        result = np.clip(np.rint(out), 0, _DTYPES[header.dtype]).astype(header.dtype)
-    return result.reshape(header.shape)
+        np.clip(out, lo, hi, out=out)
+        return out.reshape(header.shape)
+    np.rint(out, out=out)
+    np.clip(out, 0, _DTYPES[header.dtype], out=out)
+    return out.astype(header.dtype).reshape(header.shape)
 
 
 def info(data: bytes) -> Info:

@@ -25,12 +25,13 @@ from codec.errors import FormatError
 from codec.modes.linear_model import BLOCK, N_TABLES, THETA, LinearModel
 from codec.wavelets import iwpt2, wpt2
 
-__all__ = ["encode_group", "decode_group", "DC_LEVELS", "PAD_MULTIPLE", "quality_to_step"]
+__all__ = ["analyse", "encode_group", "decode_group", "DC_LEVELS", "PAD_MULTIPLE", "quality_to_step"]
 
 DC_LEVELS = 3
 PAD_MULTIPLE = 64          # 2**(levels + DC_LEVELS) for levels = 3
 _SIDE_BITS = 7             # table choice 0..N_TABLES, 0 = "all zero, skipped"
 _IN_BLOCK_SHIFT = 1       # measured: 1 beats 0 and 2 by about 1% of rate
+_CHUNK_SAMPLES = 1 << 22   # samples per coding run (memory bound on huge images)
 _MAG_CAP = 15              # magnitudes above this say nothing more about the context
 _SHIFTS = 16               # context shift range, in table (quarter-octave) units
 # Integer thresholds on the context ratio (x256): round(256 * 2**((i + 0.5) / 4)).
@@ -53,8 +54,14 @@ def _quantise(y: np.ndarray, step: float) -> np.ndarray:
 
 
 def _dequantise(q: np.ndarray, tables: np.ndarray, step: float, model: LinearModel) -> np.ndarray:
-    mag = np.abs(q).astype(np.float32) + np.float32(THETA) + model.recon_offset[tables]
-    return np.where(q == 0, np.float32(0), np.copysign(mag, q) * np.float32(step))
+    """Reconstruct at each bin's centroid under its table's Laplace (0 stays 0)."""
+    y = model.recon_offset[tables]
+    y += np.float32(THETA)
+    y += np.abs(q)
+    y *= np.float32(step)
+    np.copysign(y, q, out=y)
+    y[q == 0] = 0
+    return y
 
 
 def _cost_matrix(model: LinearModel) -> np.ndarray:
@@ -81,8 +88,8 @@ def _best_table(q: np.ndarray, model: LinearModel) -> int:
     return 1 + int(np.argmin(_cost_matrix(model) @ hist))
 
 
-def _context_tables(base: np.ndarray, static_q: np.ndarray, static_choice: np.ndarray, model: LinearModel):
-    """Per-sample table ids for context channels: base choice shifted by local activity.
+def _context_shift(static_q: np.ndarray, static_choice: np.ndarray, model: LinearModel) -> np.ndarray:
+    """Per-position table shift (h, w) from the local activity of the static channels.
 
     Integer arithmetic only (the decoder must reproduce it bit for bit).
     """
@@ -96,9 +103,25 @@ def _context_tables(base: np.ndarray, static_q: np.ndarray, static_choice: np.nd
     bias = 29 * max(int(used.sum()), 1)
     mean = int(box.sum()) // box.size
     ratio = (box + bias) * 256 // (mean + bias)
-    shift = np.searchsorted(_RATIO_THRESHOLDS, ratio, side="right") - _SHIFTS
-    tables = base[:, None, None] - 1 + shift[None]
-    return np.clip(tables, 0, N_TABLES - 1).astype(np.uint8)
+    return np.searchsorted(_RATIO_THRESHOLDS, ratio, side="right") - _SHIFTS
+
+
+def _context_tables(base: np.ndarray, shift: np.ndarray) -> np.ndarray:
+    """Per-sample table ids for context channels: each channel's choice plus the shift."""
+    return np.clip(base[:, None, None] - 1 + shift[None], 0, N_TABLES - 1).astype(np.uint8)
+
+
+def _static_tables(choice: np.ndarray, h: int, w: int) -> np.ndarray:
+    return np.broadcast_to((choice - 1).astype(np.uint8)[:, None, None], (len(choice), h, w))
+
+
+def _runs(channels: np.ndarray, plane: int):
+    """Consecutive slices of ``channels`` holding at most _CHUNK_SAMPLES samples each.
+
+    Bounds the coder's working memory on huge images; a Kodak-size group is one run.
+    """
+    per_run = max(1, _CHUNK_SAMPLES // plane)
+    return [channels[i:i + per_run] for i in range(0, len(channels), per_run)]
 
 
 def _encode_grouped(enc: Encoder, values: np.ndarray, tables: np.ndarray, family) -> None:
@@ -160,22 +183,30 @@ def _decode_blocks(dec: Decoder, tables: np.ndarray, model: LinearModel):
     return _from_blocks(rows, tables.shape), _from_blocks(used, tables.shape)
 
 
-def _forward(x: np.ndarray, model: LinearModel, group: str) -> np.ndarray:
-    """Image (C, H, W) -> KLT channels (K, h, w), in gain-weighted units."""
+def _apply_in_place(matrix: np.ndarray, bias: np.ndarray, sign: float, flat: np.ndarray) -> None:
+    """flat = matrix @ flat + sign * bias, column block by column block (no full-size copy)."""
+    cols = max(1, _CHUNK_SAMPLES // flat.shape[0])
+    for start in range(0, flat.shape[1], cols):
+        block = flat[:, start:start + cols]
+        block[...] = matrix @ block
+        block += np.float32(sign) * bias[:, None]
+
+
+def analyse(x: np.ndarray, model: LinearModel, group: str) -> np.ndarray:
+    """Image (C, H, W), centred on 0, sizes % PAD_MULTIPLE == 0 -> KLT channels (K, h, w).
+
+    Split from encode_group so a rate search transforms the image once.
+    """
     bands = wpt2(x, model.levels, model.wavelet)
     k, h, w = bands.shape
-    matrix, bias = model.analysis[group]
-    y = matrix @ bands.reshape(k, -1)
-    y -= bias[:, None]
-    return y.reshape(k, h, w)
+    _apply_in_place(*model.analysis[group], -1.0, bands.reshape(k, -1))
+    return bands
 
 
 def _inverse(y: np.ndarray, model: LinearModel, group: str) -> np.ndarray:
     k, h, w = y.shape
-    matrix, bias = model.synthesis[group]
-    flat = matrix @ y.reshape(k, -1)
-    flat += bias[:, None]
-    return iwpt2(flat.reshape(k, h, w), model.levels, model.wavelet)
+    _apply_in_place(*model.synthesis[group], 1.0, y.reshape(k, -1))
+    return iwpt2(y, model.levels, model.wavelet)
 
 
 def _dc_split(y: np.ndarray, model: LinearModel):
@@ -201,22 +232,20 @@ def _side_layout(n_dc: int, k: int, n_ctx: int):
         slice(n_dc * n_bands + n_ctx - n_dc, n_dc * n_bands + k - n_dc)
 
 
-def encode_group(x: np.ndarray, step: float, model: LinearModel, group: str) -> bytes:
-    """Code one channel group (float32 (C, H, W), centred on 0, sizes % PAD_MULTIPLE == 0)."""
-    y = _forward(x, model, group)
+def encode_group(y: np.ndarray, step: float, model: LinearModel, group: str) -> bytes:
+    """Code one channel group, given its KLT channels from ``analyse``."""
     n_dc, n_ctx = model.n_dc[group], model.n_ctx[group]
+    k, h, w = y.shape
     dc = [_quantise(band, step) for band in _dc_split(y[:n_dc], model)] if n_dc else []
     static = _quantise(y[n_dc:n_ctx], step)
-    rest = _quantise(y[n_ctx:], step)
-
     dc_choice = np.array([[_best_table(band[c], model) for band in dc] for c in range(n_dc)], np.int64)
     static_choice = np.array([_best_table(q, model) for q in static], np.int64)
-    mean_abs = np.abs(y[n_ctx:]).reshape(len(rest), -1).mean(1) / step
-    rest_choice = np.where(
-        np.abs(rest).reshape(len(rest), -1).max(1) == 0,
-        0,
-        1 + np.clip(np.round(4 * np.log2(np.maximum(mean_abs, 1e-9) / 0.02)), 0, N_TABLES - 1),
-    ).astype(np.int64)
+    rest_choice = np.zeros(k - n_ctx, np.int64)
+    for run in _runs(np.arange(k - n_ctx), h * w):
+        mag = np.abs(y[n_ctx + run]).reshape(len(run), -1)
+        scale = mag.mean(1) / step
+        index = 1 + np.clip(np.round(4 * np.log2(np.maximum(scale, 1e-9) / 0.02)), 0, N_TABLES - 1)
+        rest_choice[run] = np.where(mag.max(1) < (0.5 + THETA) * step, 0, index)
 
     enc = Encoder()
     enc.encode_uniform(np.concatenate([dc_choice.ravel(), static_choice, rest_choice]), _SIDE_BITS)
@@ -228,14 +257,11 @@ def encode_group(x: np.ndarray, step: float, model: LinearModel, group: str) -> 
                 tables.append(np.full(band[c].size, dc_choice[c, b] - 1, np.uint8))
     if values:
         _encode_grouped(enc, np.concatenate(values), np.concatenate(tables), model.tables)
-    used = static_choice > 0
-    if used.any():
-        static_tables = np.broadcast_to((static_choice[used] - 1).astype(np.uint8)[:, None, None], static[used].shape)
-        _encode_blocks(enc, static[used], static_tables, model)
-    coded = rest_choice > 0
-    if coded.any():
-        ctx = _context_tables(rest_choice[coded], static, static_choice, model)
-        _encode_blocks(enc, rest[coded], ctx, model)
+    for run in _runs(np.flatnonzero(static_choice), h * w):
+        _encode_blocks(enc, static[run], _static_tables(static_choice[run], h, w), model)
+    shift = _context_shift(static, static_choice, model)
+    for run in _runs(np.flatnonzero(rest_choice), h * w):
+        _encode_blocks(enc, _quantise(y[n_ctx + run], step), _context_tables(rest_choice[run], shift), model)
     return enc.finish()
 
 
@@ -273,16 +299,13 @@ def decode_group(data: bytes, shape, step: float, model: LinearModel, group: str
             dc[b][ch] = recon[start:start + n].reshape(dc[b].shape[1:])
             start += n
     static = np.zeros((n_ctx - n_dc, h, w), np.int32)
-    used = static_choice > 0
-    if used.any():
-        static_tables = np.broadcast_to((static_choice[used] - 1).astype(np.uint8)[:, None, None], (used.sum(), h, w))
-        static[used], coded_with = _decode_blocks(dec, static_tables, model)
-        y[n_dc:n_ctx][used] = _dequantise(static[used], coded_with, step, model)
-    coded = rest_choice > 0
-    if coded.any():
-        ctx = _context_tables(rest_choice[coded], static, static_choice, model)
-        values, coded_with = _decode_blocks(dec, ctx, model)
-        y[n_ctx:][coded] = _dequantise(values, coded_with, step, model)
+    for run in _runs(np.flatnonzero(static_choice), h * w):
+        static[run], coded_with = _decode_blocks(dec, _static_tables(static_choice[run], h, w), model)
+        y[n_dc + run] = _dequantise(static[run], coded_with, step, model)
+    shift = _context_shift(static, static_choice, model)
+    for run in _runs(np.flatnonzero(rest_choice), h * w):
+        values, coded_with = _decode_blocks(dec, _context_tables(rest_choice[run], shift), model)
+        y[n_ctx + run] = _dequantise(values, coded_with, step, model)
     dec.finish()
     if n_dc:
         y[:n_dc] = _dc_merge(dc, model)
