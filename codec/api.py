@@ -87,7 +87,7 @@ class _LinearImageEncoder:
     """Holds the transformed image so several steps can be tried (for --bpp)."""
 
     def __init__(self, a: np.ndarray):
-        from codec.modes.linear import PAD_MULTIPLE, analyse
+        from codec.modes.linear import analyse, pad_multiple
         from codec.wavelets import pad_to_multiple
         from codec.zoo import get_linear_model
 
@@ -96,14 +96,15 @@ class _LinearImageEncoder:
         self.lo, self.hi = _value_range(a)
         planes = a if a.ndim == 3 else a[:, :, None]
         scale = np.float32(255.0 / (self.hi - self.lo))
-        self.padded_hw = tuple(-(-s // PAD_MULTIPLE) * PAD_MULTIPLE for s in a.shape[:2])
+        multiple = pad_multiple(self.model)
+        self.padded_hw = tuple(-(-s // multiple) * multiple for s in a.shape[:2])
         self.groups = []
         for group, first, count in _groups(planes.shape[2]):
             x = planes[:, :, first:first + count].transpose(2, 0, 1).astype(np.float32)
             x -= np.float32(self.lo)
             x *= scale
             x -= np.float32(127.5)
-            self.groups.append((group, analyse(pad_to_multiple(x, PAD_MULTIPLE), self.model, group)))
+            self.groups.append((group, analyse(pad_to_multiple(x, multiple), self.model, group)))
             del x
 
     def encode(self, step: float, quality: int) -> bytes:
@@ -176,7 +177,7 @@ def decode(data: bytes) -> np.ndarray:
     header, chunks = bitstream.unpack(data)
     if header.mode != "linear" or header.modality != "image":
         raise FormatError(f"{header.mode}/{header.modality} files cannot be decoded by this version")
-    from codec.modes.linear import DC_LEVELS, PAD_MULTIPLE, decode_group
+    from codec.modes.linear import DC_LEVELS, decode_group, pad_multiple
     from codec.modes.linear_model import THETA
     from codec.zoo import get_linear_model
 
@@ -189,7 +190,8 @@ def decode(data: bytes) -> np.ndarray:
     if header.dtype not in _DTYPES or not np.isfinite([lo, hi]).all() or not hi > lo:
         raise FormatError("linear-mode value range or dtype is invalid")
     height, width = header.shape[:2]
-    if header.padded != tuple(-(-s // PAD_MULTIPLE) * PAD_MULTIPLE for s in (height, width)):
+    multiple = pad_multiple(model)
+    if header.padded != tuple(-(-s // multiple) * multiple for s in (height, width)):
         raise FormatError(f"padded size {header.padded} does not match the image size {height}x{width}")
     if not header.step > 0:
         raise FormatError("quantiser step must be positive")

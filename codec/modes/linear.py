@@ -12,9 +12,9 @@ one channel group (RGB, or one gray/alpha channel)::
 
 Multiplying each packet band by its synthesis gain makes squared error in the coded
 domain match squared error in pixels, so one quantiser step serves every channel.
-Table choices (side information) go first in the stream, then the static symbols,
-then the context-coded symbols; all context arithmetic is integer, so the decoder
-rebuilds exactly the encoder's table choices.
+Table choices (side information) go first in the stream, then the dyadic subbands,
+then the static and the context channels in 4x4 zero-blocks; all context arithmetic is
+integer, so the decoder rebuilds exactly the encoder's table choices.
 """
 
 import numpy as np
@@ -25,10 +25,9 @@ from codec.errors import FormatError
 from codec.modes.linear_model import BLOCK, N_TABLES, THETA, LinearModel
 from codec.wavelets import iwpt2, wpt2
 
-__all__ = ["analyse", "encode_group", "decode_group", "DC_LEVELS", "PAD_MULTIPLE", "quality_to_step"]
+__all__ = ["analyse", "encode_group", "decode_group", "pad_multiple", "DC_LEVELS", "quality_to_step"]
 
 DC_LEVELS = 3
-PAD_MULTIPLE = 64          # 2**(levels + DC_LEVELS) for levels = 3
 _SIDE_BITS = 7             # table choice 0..N_TABLES, 0 = "all zero, skipped"
 _IN_BLOCK_SHIFT = 1       # measured: 1 beats 0 and 2 by about 1% of rate
 _CHUNK_SAMPLES = 1 << 22   # samples per coding run (memory bound on huge images)
@@ -36,6 +35,11 @@ _MAG_CAP = 15              # magnitudes above this say nothing more about the co
 _SHIFTS = 16               # context shift range, in table (quarter-octave) units
 # Integer thresholds on the context ratio (x256): round(256 * 2**((i + 0.5) / 4)).
 _RATIO_THRESHOLDS = np.array([round(256 * 2 ** ((i + 0.5) / 4)) for i in range(-_SHIFTS, _SHIFTS)], np.int64)
+
+
+def pad_multiple(model: LinearModel) -> int:
+    """Image sizes are padded to this, so the packet and then the dyadic levels divide evenly."""
+    return 2 ** (model.levels + DC_LEVELS)
 
 
 def quality_to_step(quality: float) -> float:
@@ -193,7 +197,7 @@ def _apply_in_place(matrix: np.ndarray, bias: np.ndarray, sign: float, flat: np.
 
 
 def analyse(x: np.ndarray, model: LinearModel, group: str) -> np.ndarray:
-    """Image (C, H, W), centred on 0, sizes % PAD_MULTIPLE == 0 -> KLT channels (K, h, w).
+    """Image (C, H, W), centred on 0, sizes multiples of ``pad_multiple`` -> KLT channels (K, h, w).
 
     Split from encode_group so a rate search transforms the image once.
     """
