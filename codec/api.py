@@ -4,7 +4,8 @@ An image is a PIL image or a numpy array: HxW or HxWxC, uint8, uint16 or float32
 Samples are mapped to an 8-bit scale before coding (uint16 by 255/65535, float32 by
 its own min..max, stored in the file), so ``quality`` means the same for every dtype.
 Channel groups: 3 channels are coded together as RGB, a 4th as alpha with the gray
-model (lossy, at the same step), and any other count as independent gray planes.
+model (lossy, at the same step), 1 or 2 as gray planes; 5 or more are first rotated by a
+KLT fitted to the file (``codec.modes.spectral``), then coded as gray planes.
 """
 
 import struct
@@ -14,6 +15,7 @@ import numpy as np
 
 from codec import bitstream
 from codec.errors import FormatError, InputError
+from codec.modes.spectral import MIN_CHANNELS, SpectralKLT
 
 __all__ = ["MODES", "encode", "decode", "info", "complexity", "Info", "DEFAULT_QUALITY"]
 
@@ -21,6 +23,7 @@ MODES = ("linear",)
 DEFAULT_QUALITY = 50
 _LINEAR_MODEL = "linear-v1"
 _DTYPES = {"uint8": 255.0, "uint16": 65535.0, "float32": None}
+_MAX_CHANNELS = 1024
 # Linear-mode params: u8 wavelet levels, u8 dc levels, f32 theta, f32 value lo, f32 value hi.
 _LINEAR_PARAMS = struct.Struct("<BBfff")
 
@@ -51,8 +54,8 @@ def _as_array(image) -> np.ndarray:
         raise InputError(f"an image must be HxW or HxWxC, got shape {a.shape}")
     if 0 in a.shape:
         raise InputError(f"empty image (shape {a.shape})")
-    if a.ndim == 3 and a.shape[2] > 64:
-        raise InputError(f"{a.shape[2]} channels: images take at most 64 (is the array CxHxW?)")
+    if a.ndim == 3 and a.shape[2] > _MAX_CHANNELS:
+        raise InputError(f"{a.shape[2]} channels: at most {_MAX_CHANNELS} (is the array CxHxW? use layout='CHW')")
     if a.size > bitstream.MAX_SAMPLES:
         raise InputError(f"image of {a.size} samples exceeds the limit of 2**30")
     if a.dtype == np.float32 and not np.isfinite(a).all():
@@ -70,6 +73,8 @@ def _value_range(a: np.ndarray) -> tuple[float, float]:
 
 def _groups(channels: int) -> list[tuple[str, int, int]]:
     """(model group, first channel, count) for each independently coded group."""
+    if channels > _MAX_CHANNELS:
+        raise FormatError(f"{channels} channels: at most {_MAX_CHANNELS} are supported")
     if channels in (3, 4):
         return [("rgb", 0, 3)] + ([("gray", 3, 1)] if channels == 4 else [])
     return [("gray", c, 1) for c in range(channels)]
@@ -86,26 +91,28 @@ def _quality_to_step(quality) -> float:
 class _LinearImageEncoder:
     """Holds the transformed image so several steps can be tried (for --bpp)."""
 
-    def __init__(self, a: np.ndarray):
+    def __init__(self, a: np.ndarray, layout: str):
         from codec.modes.linear import analyse, pad_multiple
         from codec.wavelets import pad_to_multiple
         from codec.zoo import get_linear_model
 
-        self.array = a
+        self.array, self.layout = a, layout
         self.model = get_linear_model(_LINEAR_MODEL)
         self.lo, self.hi = _value_range(a)
         planes = a if a.ndim == 3 else a[:, :, None]
-        scale = np.float32(255.0 / (self.hi - self.lo))
         multiple = pad_multiple(self.model)
         self.padded_hw = tuple(-(-s // multiple) * multiple for s in a.shape[:2])
-        self.groups = []
-        for group, first, count in _groups(planes.shape[2]):
-            x = planes[:, :, first:first + count].transpose(2, 0, 1).astype(np.float32)
-            x -= np.float32(self.lo)
-            x *= scale
-            x -= np.float32(127.5)
-            self.groups.append((group, analyse(pad_to_multiple(x, multiple), self.model, group)))
-            del x
+        x = planes.transpose(2, 0, 1).astype(np.float32)   # (C, H, W) on the centred 8-bit scale
+        x -= np.float32(self.lo)
+        x *= np.float32(255.0 / (self.hi - self.lo))
+        x -= np.float32(127.5)
+        self.spectral = SpectralKLT.fit(x) if len(x) >= MIN_CHANNELS else None
+        if self.spectral:
+            x = self.spectral.forward(x)
+        self.groups = [
+            (group, analyse(pad_to_multiple(x[first:first + count], multiple), self.model, group))
+            for group, first, count in _groups(len(x))
+        ]
 
     def encode(self, step: float, quality: int) -> bytes:
         from codec.modes.linear import DC_LEVELS, encode_group
@@ -114,19 +121,21 @@ class _LinearImageEncoder:
         step = float(np.float32(step))
         chunks = [encode_group(x, step, self.model, group) for group, x in self.groups]
         a = self.array
+        original = np.moveaxis(a, -1, 0).shape if self.layout == "CHW" else a.shape
         header = bitstream.Header(
             mode="linear",
             modality="image",
             dtype=a.dtype.name,
-            shape=a.shape,
+            shape=original,
             channels=a.shape[2] if a.ndim == 3 else 1,
-            layout="HWC" if a.ndim == 3 else "HW",
+            layout=self.layout if a.ndim == 3 else "HW",
             padded=self.padded_hw,
             model=self.model.name,
             model_hash=self.model.short_hash,
             quality=quality,
             step=step,
-            params=_LINEAR_PARAMS.pack(self.model.levels, DC_LEVELS, THETA, self.lo, self.hi),
+            params=_LINEAR_PARAMS.pack(self.model.levels, DC_LEVELS, THETA, self.lo, self.hi)
+            + (self.spectral.pack() if self.spectral else b""),
         )
         return bitstream.pack(header, chunks)
 
@@ -159,12 +168,23 @@ def _step_to_quality(step: float) -> int:
     return int(np.clip(np.round(1 + (9.0 - np.log2(step)) * 99 / 9.0), 1, 100))
 
 
-def encode(image, quality: int = DEFAULT_QUALITY, mode: str = "linear", bpp: float | None = None) -> bytes:
-    """Compress an image; ``bpp`` (bits per pixel, header included) overrides quality."""
+def encode(image, quality: int = DEFAULT_QUALITY, mode: str = "linear", bpp: float | None = None,
+           layout: str = "HWC") -> bytes:
+    """Compress an image; ``bpp`` (bits per pixel, header included) overrides quality.
+
+    ``layout`` says how a 3-D array holds its channels: "HWC" (default) or "CHW"; the
+    decoded array comes back in the same layout.
+    """
     if mode not in MODES:
         raise InputError(f"unknown mode {mode!r}; available: {', '.join(MODES)}")
+    if layout not in ("HWC", "CHW"):
+        raise InputError(f"layout must be 'HWC' or 'CHW', got {layout!r}")
+    if layout == "CHW" and np.ndim(image) == 3:
+        image = np.moveaxis(np.asarray(image), 0, -1)
+    else:
+        layout = "HWC"
     a = _as_array(image)
-    enc = _LinearImageEncoder(a)
+    enc = _LinearImageEncoder(a, layout)
     if bpp is not None:
         if not bpp > 0:
             raise InputError(f"--bpp must be positive, got {bpp}")
@@ -182,14 +202,17 @@ def decode(data: bytes) -> np.ndarray:
     from codec.zoo import get_linear_model
 
     model = get_linear_model(header.model, header.model_hash)
-    if len(header.params) != _LINEAR_PARAMS.size:
+    spectral_bytes = SpectralKLT.size(header.channels) if header.channels >= MIN_CHANNELS else 0
+    if len(header.params) != _LINEAR_PARAMS.size + spectral_bytes:
         raise FormatError("linear-mode parameters have the wrong size")
-    levels, dc_levels, theta, lo, hi = _LINEAR_PARAMS.unpack(header.params)
+    levels, dc_levels, theta, lo, hi = _LINEAR_PARAMS.unpack(header.params[:_LINEAR_PARAMS.size])
     if (levels, dc_levels, np.float32(theta)) != (model.levels, DC_LEVELS, np.float32(THETA)):
         raise FormatError(f"linear-mode parameters (levels {levels}, dc levels {dc_levels}) are not supported")
     if header.dtype not in _DTYPES or not np.isfinite([lo, hi]).all() or not hi > lo:
         raise FormatError("linear-mode value range or dtype is invalid")
-    height, width = header.shape[:2]
+    if header.layout not in ("HW", "HWC", "CHW"):
+        raise FormatError(f"layout {header.layout!r} is not an image layout")
+    height, width = header.shape[1:] if header.layout == "CHW" else header.shape[:2]
     multiple = pad_multiple(model)
     if header.padded != tuple(-(-s // multiple) * multiple for s in (height, width)):
         raise FormatError(f"padded size {header.padded} does not match the image size {height}x{width}")
@@ -202,25 +225,32 @@ def decode(data: bytes) -> np.ndarray:
     for (group, first, count), chunk in zip(groups, chunks):
         x = decode_group(chunk, (count, *header.padded), header.step, model, group)
         out[:, :, first:first + count] = x[:, :height, :width].transpose(1, 2, 0)
+    if spectral_bytes:
+        spectral = SpectralKLT.unpack(header.params[_LINEAR_PARAMS.size:], header.channels)
+        out = np.ascontiguousarray(spectral.inverse(out.transpose(2, 0, 1)).transpose(1, 2, 0))
     out += np.float32(127.5)
     out *= np.float32((hi - lo) / 255.0)
     out += np.float32(lo)
     if header.dtype == "float32":
         np.clip(out, lo, hi, out=out)
-        return out.reshape(header.shape)
-    np.rint(out, out=out)
-    np.clip(out, 0, _DTYPES[header.dtype], out=out)
-    return out.astype(header.dtype).reshape(header.shape)
+    else:
+        np.rint(out, out=out)
+        np.clip(out, 0, _DTYPES[header.dtype], out=out)
+        out = out.astype(header.dtype)
+    return np.ascontiguousarray(np.moveaxis(out, -1, 0)) if header.layout == "CHW" else out.reshape(header.shape)
 
 
 def info(data: bytes) -> Info:
     """The header of a WaveCodec file, verified, with every field in printable form."""
     header = bitstream.read_header(data)
     fields = header.describe(data)
-    if header.mode == "linear" and len(header.params) == _LINEAR_PARAMS.size:
-        levels, dc_levels, theta, lo, hi = _LINEAR_PARAMS.unpack(header.params)
+    if header.mode == "linear" and len(header.params) >= _LINEAR_PARAMS.size:
+        levels, dc_levels, theta, lo, hi = _LINEAR_PARAMS.unpack(header.params[:_LINEAR_PARAMS.size])
+        extra = len(header.params) - _LINEAR_PARAMS.size
         readable = (f"levels {levels}, dc levels {dc_levels}, theta {theta:.3g}, "
-                    f"value range {lo:.6g}..{hi:.6g} ({len(header.params)} bytes)")
+                    f"value range {lo:.6g}..{hi:.6g}"
+                    + (f", {header.channels}x{header.channels} channel KLT ({extra} bytes)" if extra else "")
+                    + f" ({len(header.params)} bytes)")
         fields = [(k, readable if k == "params" else v) for k, v in fields]
     return Info(header=header, fields=fields)
 

@@ -102,18 +102,18 @@ def _default_output(src: str, suffix: str) -> str:
     return "-" if src == "-" else str(Path(src).with_suffix(suffix))
 
 
-def _encode(src, output, quality, bpp, mode, force, quiet):
+def _encode(src, output, quality, bpp, mode, layout, force, quiet):
     import codec
 
     data = _read_input(src)
     signal = _load_signal(data, src)
     out = output or _default_output(src, ".wlc")
     start = time.perf_counter()
-    stream = codec.encode(signal, quality=quality, mode=mode, bpp=bpp)
+    stream = codec.encode(signal, quality=quality, mode=mode, bpp=bpp, layout=layout)
     elapsed = time.perf_counter() - start
     _write_output(out, stream, force)
     if not quiet:
-        pixels = signal.shape[0] * signal.shape[1]
+        pixels = signal.shape[1] * signal.shape[2] if layout == "CHW" and signal.ndim == 3 else signal.shape[0] * signal.shape[1]
         q = codec.info(stream).header.quality
         click.echo(f"{src} -> {out}: {len(stream):,} bytes, {len(stream) * 8 / pixels:.4f} bpp, "
                    f"quality {q}, {mode}, encode {elapsed:.3f} s", err=True)
@@ -172,12 +172,18 @@ _debug = click.option("--debug", is_flag=True, help="Show a full traceback on er
 @_quality
 @_bpp
 @_mode
+@click.option("--layout", type=click.Choice(["HWC", "CHW"]), default="HWC", show_default=True,
+              help="Axis order of a 3-D .npy array (channels last or first); image files are always HWC.")
 @_force
 @_quiet
 @_debug
-def encode_cmd(src, output, quality, bpp, mode, force, quiet, debug):
-    """Compress an image (PNG, JPEG, TIFF, ... or .npy; '-' for stdin) into a .wlc file."""
-    _run(debug, _encode, src, output, quality, bpp, mode, force, quiet)
+def encode_cmd(src, output, quality, bpp, mode, layout, force, quiet, debug):
+    """Compress an image (PNG, JPEG, TIFF, ... or .npy; '-' for stdin) into a .wlc file.
+
+    Arrays with 5 or more channels (multispectral) are decorrelated by a KLT fitted to the
+    file and stored in it.
+    """
+    _run(debug, _encode, src, output, quality, bpp, mode, layout, force, quiet)
 
 
 @click.command("decode", epilog=EXIT_HELP)

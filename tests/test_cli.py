@@ -185,3 +185,12 @@ def test_bin_shims_work(png, tmp_path):
     r = subprocess.run([sys.executable, root / "bin" / "wavecodec-decode", tmp_path / "s.wlc", "-o",
                         tmp_path / "s.png"], capture_output=True)
     assert r.returncode == 0 and (tmp_path / "s.png").exists()
+
+
+def test_npy_channels_first_layout(tmp_path):
+    a = np.random.default_rng(0).integers(0, 255, (6, 24, 20)).astype(np.uint8)
+    np.save(tmp_path / "ms.npy", a)
+    r = run("encode", tmp_path / "ms.npy", "--layout", "CHW", "-q", "95")
+    assert r.returncode == 0, r.stderr
+    assert run("decode", tmp_path / "ms.wlc", "-o", tmp_path / "back.npy").returncode == 0
+    assert np.load(tmp_path / "back.npy").shape == a.shape
