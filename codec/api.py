@@ -24,6 +24,7 @@ DEFAULT_QUALITY = 50
 _LINEAR_MODEL = "linear-v1"
 _DTYPES = {"uint8": 255.0, "uint16": 65535.0, "float32": None}
 _MAX_CHANNELS = 1024
+_BOUND_PARAMS = struct.Struct("<dd")  # --max-error as given, and the residual grid's bound
 # Linear-mode params: u8 wavelet levels, u8 dc levels, f32 theta, f32 value lo, f32 value hi.
 _LINEAR_PARAMS = struct.Struct("<BBfff")
 
@@ -114,12 +115,15 @@ class _LinearImageEncoder:
             for group, first, count in _groups(len(x))
         ]
 
-    def encode(self, step: float, quality: int) -> bytes:
+    def encode(self, step: float, quality: int, residual: tuple | None = None) -> bytes:
+        """The file at this step; ``residual`` = (max_error, bound, chunk) adds the bound layer."""
         from codec.modes.linear import DC_LEVELS, encode_group
         from codec.modes.linear_model import THETA
 
         step = float(np.float32(step))
         chunks = [encode_group(x, step, self.model, group) for group, x in self.groups]
+        if residual:
+            chunks.append(residual[2])
         a = self.array
         original = np.moveaxis(a, -1, 0).shape if self.layout == "CHW" else a.shape
         header = bitstream.Header(
@@ -135,7 +139,8 @@ class _LinearImageEncoder:
             quality=quality,
             step=step,
             params=_LINEAR_PARAMS.pack(self.model.levels, DC_LEVELS, THETA, self.lo, self.hi)
-            + (self.spectral.pack() if self.spectral else b""),
+            + (self.spectral.pack() if self.spectral else b"")
+            + (_BOUND_PARAMS.pack(*residual[:2]) if residual else b""),
         )
         return bitstream.pack(header, chunks)
 
@@ -169,27 +174,49 @@ def _step_to_quality(step: float) -> int:
 
 
 def encode(image, quality: int = DEFAULT_QUALITY, mode: str = "linear", bpp: float | None = None,
-           layout: str = "HWC") -> bytes:
+           layout: str = "HWC", max_error: float | None = None) -> bytes:
     """Compress an image; ``bpp`` (bits per pixel, header included) overrides quality.
 
     ``layout`` says how a 3-D array holds its channels: "HWC" (default) or "CHW"; the
-    decoded array comes back in the same layout.
+    decoded array comes back in the same layout. ``max_error`` (float32 data only)
+    guarantees every decoded value is within that distance of the original.
     """
     if mode not in MODES:
         raise InputError(f"unknown mode {mode!r}; available: {', '.join(MODES)}")
     if layout not in ("HWC", "CHW"):
         raise InputError(f"layout must be 'HWC' or 'CHW', got {layout!r}")
+    given = image
     if layout == "CHW" and np.ndim(image) == 3:
         image = np.moveaxis(np.asarray(image), 0, -1)
     else:
         layout = "HWC"
     a = _as_array(image)
     enc = _LinearImageEncoder(a, layout)
+    if max_error is not None:
+        return _encode_bounded(enc, given, quality, bpp, max_error)
     if bpp is not None:
         if not bpp > 0:
             raise InputError(f"--bpp must be positive, got {bpp}")
         return _search_bpp(enc, float(bpp))
     return enc.encode(_quality_to_step(quality), int(quality))
+
+
+def _encode_bounded(enc: _LinearImageEncoder, original, quality, bpp, max_error) -> bytes:
+    from codec.modes.max_error import effective_bound, encode_residual
+
+    if bpp is not None:
+        raise InputError("--max-error and --bpp cannot be combined")
+    if enc.array.dtype != np.float32:
+        raise InputError(f"--max-error applies to float32 data, not {enc.array.dtype}")
+    if isinstance(max_error, bool) or not np.isfinite(max_error) or not max_error > 0:
+        raise InputError(f"--max-error must be a positive number, got {max_error!r}")
+    max_error = float(max_error)
+    bound = effective_bound(max_error, enc.hi - enc.lo)
+    step, q = _quality_to_step(quality), int(quality)
+    lossy = enc.encode(step, q)
+    x_hat = decode(lossy)
+    chunk = encode_residual(np.asarray(original, np.float32), x_hat, bound, max_error, enc.model)
+    return enc.encode(step, q, residual=(max_error, bound, chunk))
 
 
 def decode(data: bytes) -> np.ndarray:
@@ -203,7 +230,9 @@ def decode(data: bytes) -> np.ndarray:
 
     model = get_linear_model(header.model, header.model_hash)
     spectral_bytes = SpectralKLT.size(header.channels) if header.channels >= MIN_CHANNELS else 0
-    if len(header.params) != _LINEAR_PARAMS.size + spectral_bytes:
+    bounded = len(chunks) == len(_groups(header.channels)) + 1
+    bound_bytes = _BOUND_PARAMS.size if bounded else 0
+    if len(header.params) != _LINEAR_PARAMS.size + spectral_bytes + bound_bytes:
         raise FormatError("linear-mode parameters have the wrong size")
     levels, dc_levels, theta, lo, hi = _LINEAR_PARAMS.unpack(header.params[:_LINEAR_PARAMS.size])
     if (levels, dc_levels, np.float32(theta)) != (model.levels, DC_LEVELS, np.float32(THETA)):
@@ -219,20 +248,32 @@ def decode(data: bytes) -> np.ndarray:
     if not header.step > 0:
         raise FormatError("quantiser step must be positive")
     groups = _groups(header.channels)
-    if len(chunks) != len(groups):
+    if len(chunks) - bounded != len(groups):
         raise FormatError(f"expected {len(groups)} chunks for {header.channels} channels, found {len(chunks)}")
+    if bounded and header.dtype != "float32":
+        raise FormatError("a max-error layer is only valid for float32 data")
     out = np.empty((height, width, header.channels), np.float32)
     for (group, first, count), chunk in zip(groups, chunks):
         x = decode_group(chunk, (count, *header.padded), header.step, model, group)
         out[:, :, first:first + count] = x[:, :height, :width].transpose(1, 2, 0)
     if spectral_bytes:
-        spectral = SpectralKLT.unpack(header.params[_LINEAR_PARAMS.size:], header.channels)
+        spectral = SpectralKLT.unpack(header.params[_LINEAR_PARAMS.size:_LINEAR_PARAMS.size + spectral_bytes],
+                                      header.channels)
         out = np.ascontiguousarray(spectral.inverse(out.transpose(2, 0, 1)).transpose(1, 2, 0))
     out += np.float32(127.5)
     out *= np.float32((hi - lo) / 255.0)
     out += np.float32(lo)
     if header.dtype == "float32":
         np.clip(out, lo, hi, out=out)
+        if bounded:
+            from codec.modes.max_error import apply_residual
+
+            max_error, bound = _BOUND_PARAMS.unpack(header.params[-_BOUND_PARAMS.size:])
+            if not (np.isfinite(bound) and 0 < bound <= max_error):
+                raise FormatError("max-error parameters are invalid")
+            out = np.moveaxis(out, -1, 0) if header.layout == "CHW" else out.reshape(header.shape)
+            out = apply_residual(np.ascontiguousarray(out), chunks[-1], bound, model)
+            return out
     else:
         np.rint(out, out=out)
         np.clip(out, 0, _DTYPES[header.dtype], out=out)
@@ -246,11 +287,14 @@ def info(data: bytes) -> Info:
     fields = header.describe(data)
     if header.mode == "linear" and len(header.params) >= _LINEAR_PARAMS.size:
         levels, dc_levels, theta, lo, hi = _LINEAR_PARAMS.unpack(header.params[:_LINEAR_PARAMS.size])
-        extra = len(header.params) - _LINEAR_PARAMS.size
+        klt = SpectralKLT.size(header.channels) if header.channels >= MIN_CHANNELS else 0
         readable = (f"levels {levels}, dc levels {dc_levels}, theta {theta:.3g}, "
                     f"value range {lo:.6g}..{hi:.6g}"
-                    + (f", {header.channels}x{header.channels} channel KLT ({extra} bytes)" if extra else "")
-                    + f" ({len(header.params)} bytes)")
+                    + (f", {header.channels}x{header.channels} channel KLT ({klt} bytes)" if klt else ""))
+        if len(header.params) == _LINEAR_PARAMS.size + klt + _BOUND_PARAMS.size:
+            max_error, bound = _BOUND_PARAMS.unpack(header.params[-_BOUND_PARAMS.size:])
+            readable += f", max error {max_error:.6g} (grid bound {bound:.6g})"
+        readable += f" ({len(header.params)} bytes)"
         fields = [(k, readable if k == "params" else v) for k, v in fields]
     return Info(header=header, fields=fields)
 

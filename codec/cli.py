@@ -102,14 +102,14 @@ def _default_output(src: str, suffix: str) -> str:
     return "-" if src == "-" else str(Path(src).with_suffix(suffix))
 
 
-def _encode(src, output, quality, bpp, mode, layout, force, quiet):
+def _encode(src, output, quality, bpp, mode, layout, max_error, force, quiet):
     import codec
 
     data = _read_input(src)
     signal = _load_signal(data, src)
     out = output or _default_output(src, ".wlc")
     start = time.perf_counter()
-    stream = codec.encode(signal, quality=quality, mode=mode, bpp=bpp, layout=layout)
+    stream = codec.encode(signal, quality=quality, mode=mode, bpp=bpp, layout=layout, max_error=max_error)
     elapsed = time.perf_counter() - start
     _write_output(out, stream, force)
     if not quiet:
@@ -174,16 +174,19 @@ _debug = click.option("--debug", is_flag=True, help="Show a full traceback on er
 @_mode
 @click.option("--layout", type=click.Choice(["HWC", "CHW"]), default="HWC", show_default=True,
               help="Axis order of a 3-D .npy array (channels last or first); image files are always HWC.")
+@click.option("--max-error", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="float32 .npy only: every decoded value is guaranteed within this distance of the "
+                   "original (checked while encoding). Adds a residual layer on top of --quality. Default: off.")
 @_force
 @_quiet
 @_debug
-def encode_cmd(src, output, quality, bpp, mode, layout, force, quiet, debug):
+def encode_cmd(src, output, quality, bpp, mode, layout, max_error, force, quiet, debug):
     """Compress an image (PNG, JPEG, TIFF, ... or .npy; '-' for stdin) into a .wlc file.
 
     Arrays with 5 or more channels (multispectral) are decorrelated by a KLT fitted to the
     file and stored in it.
     """
-    _run(debug, _encode, src, output, quality, bpp, mode, layout, force, quiet)
+    _run(debug, _encode, src, output, quality, bpp, mode, layout, max_error, force, quiet)
 
 
 @click.command("decode", epilog=EXIT_HELP)

@@ -194,3 +194,14 @@ def test_npy_channels_first_layout(tmp_path):
     assert r.returncode == 0, r.stderr
     assert run("decode", tmp_path / "ms.wlc", "-o", tmp_path / "back.npy").returncode == 0
     assert np.load(tmp_path / "back.npy").shape == a.shape
+
+
+def test_max_error_option(tmp_path):
+    a = np.cumsum(np.random.default_rng(1).normal(0, 1, (30, 40)), axis=0).astype(np.float32)
+    np.save(tmp_path / "f.npy", a)
+    r = run("encode", tmp_path / "f.npy", "--max-error", "0.01")
+    assert r.returncode == 0, r.stderr
+    assert run("decode", tmp_path / "f.wlc", "-o", tmp_path / "g.npy").returncode == 0
+    assert np.abs(np.load(tmp_path / "g.npy").astype(np.float64) - a).max() <= 0.01
+    np.save(tmp_path / "u.npy", (a * 0).astype(np.uint8))
+    _assert_clean_failure(run("encode", tmp_path / "u.npy", "--max-error", "1"), 3, b"float32", tmp_path)

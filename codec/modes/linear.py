@@ -25,7 +25,7 @@ from codec.errors import FormatError
 from codec.modes.linear_model import BLOCK, N_TABLES, THETA, LinearModel
 from codec.wavelets import iwpt2, wpt2
 
-__all__ = ["analyse", "encode_group", "decode_group", "pad_multiple", "DC_LEVELS", "quality_to_step"]
+__all__ = ["analyse", "encode_group", "decode_group", "best_table", "pad_multiple", "DC_LEVELS", "quality_to_step"]
 
 DC_LEVELS = 3
 _SIDE_BITS = 7             # table choice 0..N_TABLES, 0 = "all zero, skipped"
@@ -84,7 +84,7 @@ def _cost_matrix(model: LinearModel) -> np.ndarray:
     return cached
 
 
-def _best_table(q: np.ndarray, model: LinearModel) -> int:
+def best_table(q: np.ndarray, model: LinearModel) -> int:
     """1 + the table that codes q in the fewest bits, or 0 when q is all zero."""
     hist = np.bincount(np.minimum(np.abs(q).ravel(), 64), minlength=65)
     if hist[0] == q.size:
@@ -242,8 +242,8 @@ def encode_group(y: np.ndarray, step: float, model: LinearModel, group: str) -> 
     k, h, w = y.shape
     dc = [_quantise(band, step) for band in _dc_split(y[:n_dc], model)] if n_dc else []
     static = _quantise(y[n_dc:n_ctx], step)
-    dc_choice = np.array([[_best_table(band[c], model) for band in dc] for c in range(n_dc)], np.int64)
-    static_choice = np.array([_best_table(q, model) for q in static], np.int64)
+    dc_choice = np.array([[best_table(band[c], model) for band in dc] for c in range(n_dc)], np.int64)
+    static_choice = np.array([best_table(q, model) for q in static], np.int64)
     rest_choice = np.zeros(k - n_ctx, np.int64)
     for run in _runs(np.arange(k - n_ctx), h * w):
         mag = np.abs(y[n_ctx + run]).reshape(len(run), -1)
