@@ -96,6 +96,8 @@ def test_info_reports_the_header(sample_rgb):
     (np.zeros((2, 4, 4, 3), dtype=np.uint8), "HxW"),
     (np.zeros((0, 4), dtype=np.uint8), "empty"),
     (np.full((4, 4), np.nan, dtype=np.float32), "NaN"),
+    (np.array([[0, np.inf], [1, 2]], dtype=np.float32), "infinite"),
+    (np.zeros((4, 4, 0), dtype=np.uint8), "empty"),
     (np.zeros((4, 4, 2000), dtype=np.uint8), "channels"),
 ])
 def test_unsupported_arrays_are_input_errors(bad, message):

@@ -110,3 +110,20 @@ def test_interlaced_16_bit_png_is_refused_with_a_reason():
     data = b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", header) + _chunk(b"IEND", b"")
     with pytest.raises(codec.InputError, match="interlaced"):
         read_image(data)
+
+
+def test_multiband_tiff_is_read_with_every_band(tmp_path):
+    import tifffile
+
+    a = np.random.default_rng(0).integers(0, 255, (20, 30, 6)).astype(np.uint8)
+    buf = io.BytesIO()
+    tifffile.imwrite(buf, a, photometric="minisblack", planarconfig="contig")
+    assert np.array_equal(read_image(buf.getvalue()), a)
+    planar = io.BytesIO()
+    tifffile.imwrite(planar, np.moveaxis(a, -1, 0), photometric="minisblack", planarconfig="separate")
+    assert np.array_equal(read_image(planar.getvalue()), a)
+
+
+def test_broken_tiff_is_an_input_error():
+    with pytest.raises(codec.InputError, match="TIFF"):
+        read_image(b"II*\x00" + b"\x00" * 20)

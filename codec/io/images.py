@@ -1,7 +1,8 @@
 """Reading and writing image files as numpy arrays (HxW or HxWxC, uint8 or uint16).
 
 Pillow does the work; the one thing it gets wrong for a codec is 16-bit colour PNG,
-which it silently reads as 8 bits, so those files go through ``codec.io.png16``.
+which it silently reads as 8 bits, so those files go through ``codec.io.png16``. TIFF
+goes through tifffile, which reads any band count (multispectral) and float samples.
 """
 
 import io
@@ -16,6 +17,7 @@ __all__ = ["read_image", "image_to_bytes", "MAX_PIXELS"]
 MAX_PIXELS = 2**28  # 16384 x 16384: beyond this we refuse before decoding the file
 
 _PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+_TIFF_MAGICS = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
 
 
 def read_image(data: bytes, name: str = "input") -> np.ndarray:
@@ -28,6 +30,10 @@ def read_image(data: bytes, name: str = "input") -> np.ndarray:
         from codec.io.png16 import read_png16
 
         return read_png16(data, name, MAX_PIXELS)
+    if data[:4] in _TIFF_MAGICS:
+        array = _read_tiff(data, name)
+        if array is not None:
+            return array
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -43,6 +49,35 @@ def read_image(data: bytes, name: str = "input") -> np.ndarray:
     except Exception as exc:  # Pillow raises many types for undecodable data
         raise InputError(f"{name}: not a readable image ({type(exc).__name__}: {exc})") from exc
     return _to_array(im, name)
+
+
+def _read_tiff(data: bytes, name: str) -> np.ndarray | None:
+    """The first image series of a TIFF as HxW or HxWxC (bands first are moved last).
+
+    None for 8-bit colour, palette and CMYK TIFFs, which Pillow converts to RGB(A).
+    """
+    import tifffile
+
+    try:
+        with tifffile.TiffFile(io.BytesIO(data)) as tif:
+            page = tif.pages[0]
+            if page.photometric in (2, 3, 5, 6) and page.samplesperpixel <= 4 and page.bitspersample == 8:
+                return None
+            series = tif.series[0]
+            axes, shape = series.axes, series.shape
+            if len(shape) == 2 and axes.endswith("YX") or len(shape) == 3 and axes[-1] in "SC" or \
+                    len(shape) == 3 and axes.endswith("YX"):
+                pixels = shape[-2] * shape[-1] if axes.endswith("YX") else shape[0] * shape[1]
+                if pixels > MAX_PIXELS or np.prod(shape) > MAX_PIXELS * 4:
+                    raise InputError(f"{name}: TIFF of shape {shape} is larger than the limit")
+                a = series.asarray()
+            else:
+                raise InputError(f"{name}: TIFF with axes {axes!r} is not an image (expected YX, YXS or SYX)")
+    except InputError:
+        raise
+    except Exception as exc:  # tifffile raises many types for broken files
+        raise InputError(f"{name}: not a readable TIFF ({type(exc).__name__}: {exc})") from exc
+    return np.moveaxis(a, 0, -1) if a.ndim == 3 and axes.endswith("YX") else a
 
 
 def _to_array(im, name: str) -> np.ndarray:
