@@ -26,10 +26,10 @@ def _plain_blocks():
     from codec.modes import linear
 
     def encode(enc, q, tables, model):
-        linear._encode_grouped(enc, q.ravel(), tables.ravel(), model.tables)
+        linear.encode_grouped(enc, q.ravel(), tables.ravel(), model.tables)
 
     def decode(dec, tables, model):
-        return linear._decode_grouped(dec, tables.ravel(), model.tables).reshape(tables.shape), tables
+        return linear.decode_grouped(dec, tables.ravel(), model.tables).reshape(tables.shape), tables
 
     return [mock.patch.object(linear, "_encode_blocks", encode), mock.patch.object(linear, "_decode_blocks", decode)]
 

@@ -4,16 +4,17 @@
     >>> data = codec.encode(image, quality=50)      # PIL image or numpy array -> bytes
     >>> restored = codec.decode(data)               # numpy array, original shape and dtype
     >>> codec.info(data)                            # every header field
+    >>> data = codec.encode_audio(samples, 44100)    # (N,) or (N, C) int16/int32/float32
 
 Errors are ``codec.InputError`` (bad signal or option), ``codec.FormatError`` (corrupt or
 unsupported file) and ``codec.OutputError``, all subclasses of ``codec.WaveCodecError``.
 """
 
-from codec.api import DEFAULT_QUALITY, MODES, Info, complexity, decode, encode, info
+from codec.api import DEFAULT_QUALITY, MODES, Info, complexity, decode, encode, encode_audio, info
 from codec.errors import FormatError, InputError, OutputError, WaveCodecError
 
 __all__ = [
-    "encode", "decode", "info", "complexity", "Info", "MODES", "DEFAULT_QUALITY",
+    "encode", "encode_audio", "decode", "info", "complexity", "Info", "MODES", "DEFAULT_QUALITY",
     "WaveCodecError", "InputError", "FormatError", "OutputError",
 ]
 __version__ = "0.1.0"

@@ -17,7 +17,7 @@ from codec import bitstream
 from codec.errors import FormatError, InputError
 from codec.modes.spectral import MIN_CHANNELS, SpectralKLT
 
-__all__ = ["MODES", "encode", "decode", "info", "complexity", "Info", "DEFAULT_QUALITY"]
+__all__ = ["MODES", "encode", "encode_audio", "decode", "info", "complexity", "Info", "DEFAULT_QUALITY"]
 
 MODES = ("linear",)
 DEFAULT_QUALITY = 50
@@ -219,9 +219,115 @@ def _encode_bounded(enc: _LinearImageEncoder, original, quality, bpp, max_error)
     return enc.encode(step, q, residual=(max_error, bound, chunk))
 
 
+_AUDIO_DTYPES = ("int16", "int32", "float32")
+
+
+def _as_audio(samples) -> np.ndarray:
+    a = np.asarray(samples)
+    if a.dtype == object or a.dtype.name not in _AUDIO_DTYPES:
+        raise InputError(f"unsupported audio dtype {a.dtype}; use int16, int32 or float32")
+    if a.ndim not in (1, 2):
+        raise InputError(f"audio must be (N,) or (N, C), got shape {a.shape}")
+    if a.ndim == 2 and a.shape[1] == 0:
+        raise InputError("audio has no channels")
+    if a.shape[0] == 0:
+        raise InputError("audio has no samples (zero length)")
+    if a.ndim == 2 and a.shape[1] > _MAX_CHANNELS:
+        raise InputError(f"{a.shape[1]} channels: at most {_MAX_CHANNELS} (is the array (C, N)? use (N, C))")
+    if a.size > bitstream.MAX_SAMPLES:
+        raise InputError(f"audio of {a.size} samples exceeds the limit of 2**30")
+    if a.dtype == np.float32 and not np.isfinite(a).all():
+        raise InputError("audio contains NaN or infinite values")
+    return a
+
+
+class _AudioFileEncoder:
+    def __init__(self, samples, rate, cache: bool):
+        from codec.modes.audio import AudioEncoder
+        from codec.zoo import get_linear_model
+
+        if isinstance(rate, bool) or not isinstance(rate, (int, np.integer)) or not 1 <= rate <= 0xFFFFFFFF:
+            raise InputError(f"sample rate must be an integer in 1..2**32-1, got {rate!r}")
+        self.given = _as_audio(samples)
+        self.rate = int(rate)
+        two_d = self.given if self.given.ndim == 2 else self.given[:, None]
+        self.model = get_linear_model(_LINEAR_MODEL)
+        self.enc = AudioEncoder(np.ascontiguousarray(two_d), self.model, cache=cache)
+        self.params = self.enc.params_bytes()
+
+    def encode(self, step: float, quality: int) -> bytes:
+        step = float(np.float32(step))
+        a = self.given
+        header = bitstream.Header(
+            mode="linear", modality="audio", dtype=a.dtype.name, shape=a.shape,
+            channels=a.shape[1] if a.ndim == 2 else 1, layout="NC" if a.ndim == 2 else "N",
+            model=self.model.name, model_hash=self.model.short_hash, sample_rate=self.rate,
+            quality=quality, step=step, params=self.params,
+        )
+        return bitstream.pack(header, self.enc.chunks(step))
+
+    def kbps(self, data: bytes) -> float:
+        return len(data) * 8 / (self.given.shape[0] / self.rate) / 1000.0
+
+
+def encode_audio(samples, rate: int, quality: int = DEFAULT_QUALITY, kbps: float | None = None) -> bytes:
+    """Compress audio: ``samples`` (N,) or (N, C) int16 / int32 / float32 at ``rate`` Hz.
+
+    ``kbps`` (total kilobits per second, header included) overrides quality: the largest
+    file at or under it is found by bisection on the step. Decoding gives back the same
+    shape and dtype (24-bit audio read as int32 comes back as multiples of 256).
+    """
+    from codec.modes.audio import quality_to_step, step_to_quality
+
+    if kbps is None:
+        if isinstance(quality, bool) or not isinstance(quality, (int, np.integer)) or not 1 <= quality <= 100:
+            raise InputError(f"quality must be an integer in 1..100, got {quality!r}")
+        enc = _AudioFileEncoder(samples, rate, cache=False)
+        return enc.encode(quality_to_step(int(quality)), int(quality))
+    if isinstance(kbps, bool) or not np.isfinite(kbps) or not kbps > 0:
+        raise InputError(f"--kbps must be a positive number, got {kbps!r}")
+    enc = _AudioFileEncoder(samples, rate, cache=True)
+    coarse, fine = np.log2(quality_to_step(1)), np.log2(quality_to_step(100))
+    best = enc.encode(2.0 ** coarse, 1)
+    if enc.kbps(best) > kbps:
+        raise InputError(f"--kbps {kbps} is below the smallest rate reachable ({enc.kbps(best):.3f} kb/s)")
+    finest = enc.encode(2.0 ** fine, 100)
+    if enc.kbps(finest) <= kbps:
+        return finest
+    for _ in range(12):
+        mid = (coarse + fine) / 2
+        data = enc.encode(2.0 ** mid, step_to_quality(2.0 ** mid))
+        if enc.kbps(data) <= kbps:
+            best, coarse = data, mid
+        else:
+            fine = mid
+    return best
+
+
+def _decode_audio(header: bitstream.Header, chunks: list) -> np.ndarray:
+    from codec.modes.audio import decode_audio
+    from codec.zoo import get_linear_model
+
+    if header.dtype not in _AUDIO_DTYPES:
+        raise FormatError(f"audio dtype {header.dtype} is not supported")
+    if header.layout not in ("N", "NC"):
+        raise FormatError(f"layout {header.layout!r} is not an audio layout")
+    if not header.step > 0:
+        raise FormatError("quantiser step must be positive")
+    model = get_linear_model(header.model, header.model_hash)
+    out = decode_audio(chunks, header.shape[0], header.channels, header.dtype, header.step, header.params, model)
+    return out.reshape(header.shape)
+
+
 def decode(data: bytes) -> np.ndarray:
-    """Decompress a WaveCodec file into an array with the original shape and dtype."""
+    """Decompress a WaveCodec file into an array with the original shape and dtype.
+
+    Images come back as HxW(xC) arrays; audio as (N,) or (N, C) samples (the rate is in
+    ``info(data).header.sample_rate``).
+    """
     header, chunks = bitstream.unpack(data)
+    if header.mode == "linear" and header.modality == "audio":
+        return _decode_audio(header, chunks)
     if header.mode != "linear" or header.modality != "image":
         raise FormatError(f"{header.mode}/{header.modality} files cannot be decoded by this version")
     from codec.modes.linear import DC_LEVELS, decode_group, pad_multiple
@@ -285,7 +391,26 @@ def info(data: bytes) -> Info:
     """The header of a WaveCodec file, verified, with every field in printable form."""
     header = bitstream.read_header(data)
     fields = header.describe(data)
-    if header.mode == "linear" and len(header.params) >= _LINEAR_PARAMS.size:
+    if header.mode == "linear" and header.modality == "audio":
+        from codec.modes.audio import PARAMS, AudioParams
+
+        try:
+            p = AudioParams.unpack(header.params)
+        except FormatError as exc:
+            readable = f"invalid ({exc})"
+        else:
+            klt = len(header.params) - PARAMS.size
+            readable = (f"levels {p.levels}, window 2**{p.chunk_log2} frames, margin {p.margin}, "
+                        f"segment {p.segment}, shift {p.shift}, theta {p.theta:.3g}, scale {p.scale:.6g}, "
+                        f"value range {p.lo:.6g}..{p.hi:.6g}"
+                        + (f", {header.channels}x{header.channels} channel KLT ({klt} bytes)" if klt else ""))
+        readable += f" ({len(header.params)} bytes)"
+        seconds = header.shape[0] / header.sample_rate
+        fields = [(k, readable if k == "params" else v) for k, v in fields]
+        fields.append(("duration", f"{seconds:.3f} s"))
+        total = int(dict(fields)["total size"].split()[0])
+        fields.append(("bitrate", f"{total * 8 / seconds / 1000:.3f} kb/s"))
+    elif header.mode == "linear" and len(header.params) >= _LINEAR_PARAMS.size:
         levels, dc_levels, theta, lo, hi = _LINEAR_PARAMS.unpack(header.params[:_LINEAR_PARAMS.size])
         klt = SpectralKLT.size(header.channels) if header.channels >= MIN_CHANNELS else 0
         readable = (f"levels {levels}, dc levels {dc_levels}, theta {theta:.3g}, "

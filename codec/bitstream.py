@@ -41,7 +41,7 @@ FORMAT_VERSION = 1
 
 # Limits against decompression bombs (checked on read before any allocation, and on write).
 MAX_SAMPLES = 2**30  # product of shape
-MAX_DIM = 2**24  # each entry of shape
+MAX_DIM = 2**30  # each entry of shape (one hour of 48 kHz audio is 1.7e8 frames)
 MAX_PADDED_SAMPLES = 2**31  # product(padded) * channels: padding may at most double the work
 MAX_PADDED_DIM = 2**25
 MAX_NDIM = 8
@@ -213,7 +213,7 @@ def _validate(h: Header) -> None:
         raise ValueError(f"shape must have 1 to {MAX_NDIM} dimensions, got {h.shape}")
     for d in h.shape:
         if not 1 <= d <= MAX_DIM:
-            raise ValueError(f"declared shape {h.shape} has a dimension outside 1..2**24")
+            raise ValueError(f"declared shape {h.shape} has a dimension outside 1..2**30")
     if math.prod(h.shape) > MAX_SAMPLES:
         raise ValueError(f"declared shape {h.shape} exceeds the limit of 2**30 samples")
 

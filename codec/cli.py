@@ -102,12 +102,17 @@ def _default_output(src: str, suffix: str) -> str:
     return "-" if src == "-" else str(Path(src).with_suffix(suffix))
 
 
-def _encode(src, output, quality, bpp, mode, layout, max_error, force, quiet):
+def _encode(src, output, quality, bpp, mode, layout, max_error, force, quiet, kbps=None):
     import codec
+    from codec.io.audio import looks_like_audio
 
     data = _read_input(src)
-    signal = _load_signal(data, src)
     out = output or _default_output(src, ".wlc")
+    if looks_like_audio(data[:12]):
+        return _encode_audio(data, src, out, quality, bpp, max_error, force, quiet, kbps)
+    if kbps is not None:
+        raise InputError(f"{src}: --kbps applies to audio; use --bpp for images")
+    signal = _load_signal(data, src)
     start = time.perf_counter()
     stream = codec.encode(signal, quality=quality, mode=mode, bpp=bpp, layout=layout, max_error=max_error)
     elapsed = time.perf_counter() - start
@@ -117,6 +122,27 @@ def _encode(src, output, quality, bpp, mode, layout, max_error, force, quiet):
         q = codec.info(stream).header.quality
         click.echo(f"{src} -> {out}: {len(stream):,} bytes, {len(stream) * 8 / pixels:.4f} bpp, "
                    f"quality {q}, {mode}, encode {elapsed:.3f} s", err=True)
+
+
+def _encode_audio(data, src, out, quality, bpp, max_error, force, quiet, kbps):
+    from codec.api import encode_audio, info
+    from codec.io.audio import read_audio
+
+    if bpp is not None:
+        raise InputError(f"{src}: --bpp applies to images; use --kbps for audio")
+    if max_error is not None:
+        raise InputError(f"{src}: --max-error applies to float32 arrays, not audio files")
+    samples, rate, _ = read_audio(data, src)
+    start = time.perf_counter()
+    stream = encode_audio(samples, rate, quality=quality, kbps=kbps)
+    elapsed = time.perf_counter() - start
+    _write_output(out, stream, force)
+    if not quiet:
+        seconds = samples.shape[0] / rate
+        q = info(stream).header.quality
+        click.echo(f"{src} -> {out}: {len(stream):,} bytes, {len(stream) * 8 / seconds / 1000:.2f} kb/s, "
+                   f"{samples.shape[1]} ch {rate} Hz {seconds:.2f} s, quality {q}, linear, "
+                   f"encode {elapsed:.3f} s", err=True)
 
 
 def _decode(src, output, force, quiet):
@@ -129,6 +155,9 @@ def _decode(src, output, force, quiet):
     start = time.perf_counter()
     array = codec.decode(data)
     elapsed = time.perf_counter() - start
+    header = codec.info(data).header
+    if header.modality == "audio":
+        return _write_audio(src, output, array, header.sample_rate, force, quiet, elapsed)
     needs_array = array.dtype == np.float32 or (array.ndim == 3 and array.shape[2] > 4)
     out = output or _default_output(src, ".npy" if needs_array else ".png")
     suffix = Path(out).suffix.lower() if out != "-" else (".npy" if needs_array else ".png")
@@ -145,6 +174,27 @@ def _decode(src, output, force, quiet):
     _write_output(out, payload, force)
     if not quiet:
         click.echo(f"{src} -> {out}: {'x'.join(map(str, array.shape))} {array.dtype}, decode {elapsed:.3f} s", err=True)
+
+
+def _write_audio(src, output, array, rate, force, quiet, elapsed):
+    import numpy as np
+
+    from codec.io.audio import AUDIO_OUTPUTS, write_audio
+
+    out = output or _default_output(src, ".wav")
+    suffix = Path(out).suffix.lower() if out != "-" else ".wav"
+    if suffix in _ARRAY_OUTPUTS:
+        buf = io.BytesIO()
+        np.save(buf, array, allow_pickle=False)
+        payload = buf.getvalue()
+    elif suffix in AUDIO_OUTPUTS:
+        payload = write_audio(array if array.ndim == 2 else array[:, None], rate, AUDIO_OUTPUTS[suffix])
+    else:
+        raise OutputError(f"{out}: unknown output type {suffix!r} for audio; use .wav, .flac or .npy")
+    _write_output(out, payload, force)
+    if not quiet:
+        click.echo(f"{src} -> {out}: {'x'.join(map(str, array.shape))} {array.dtype} {rate} Hz, "
+                   f"decode {elapsed:.3f} s", err=True)
 
 
 def _info(src):
@@ -177,27 +227,32 @@ _debug = click.option("--debug", is_flag=True, help="Show a full traceback on er
 @click.option("--max-error", type=click.FloatRange(min=0, min_open=True), default=None,
               help="float32 .npy only: every decoded value is guaranteed within this distance of the "
                    "original (checked while encoding). Adds a residual layer on top of --quality. Default: off.")
+@click.option("--kbps", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Audio only: target total kilobits per second (header included); picks the best "
+                   "quality at or under it. Overrides --quality. Default: off.")
 @_force
 @_quiet
 @_debug
-def encode_cmd(src, output, quality, bpp, mode, layout, max_error, force, quiet, debug):
-    """Compress an image (PNG, JPEG, TIFF, ... or .npy; '-' for stdin) into a .wlc file.
+def encode_cmd(src, output, quality, bpp, mode, layout, max_error, kbps, force, quiet, debug):
+    """Compress an image (PNG, JPEG, TIFF, ... or .npy) or audio (WAV, FLAC, Ogg) into a .wlc file.
 
-    Arrays with 5 or more channels (multispectral) are decorrelated by a KLT fitted to the
-    file and stored in it.
+    The input kind is detected from the content; '-' reads stdin. Arrays with 5 or more
+    channels (multispectral) are decorrelated by a KLT fitted to the file and stored in it;
+    audio with 2 or more channels likewise.
     """
-    _run(debug, _encode, src, output, quality, bpp, mode, layout, max_error, force, quiet)
+    _run(debug, _encode, src, output, quality, bpp, mode, layout, max_error, force, quiet, kbps)
 
 
 @click.command("decode", epilog=EXIT_HELP)
 @click.argument("src", metavar="IN")
-@click.option("-o", "--output", metavar="OUT", help="Output file (.png, .tif, .bmp, .ppm, .npy), '-' for stdout. "
-              "Default: IN with .png (.npy for float or >4-channel data; stdout when IN is '-').")
+@click.option("-o", "--output", metavar="OUT", help="Output file (.png, .tif, .bmp, .ppm, .npy; .wav, .flac for "
+              "audio), '-' for stdout. Default: IN with .png (.npy for float or >4-channel data, .wav for "
+              "audio; stdout when IN is '-').")
 @_force
 @_quiet
 @_debug
 def decode_cmd(src, output, force, quiet, debug):
-    """Decompress a .wlc file ('-' for stdin) into an image or .npy array."""
+    """Decompress a .wlc file ('-' for stdin) into an image, audio file or .npy array."""
     _run(debug, _decode, src, output, force, quiet)
 
 

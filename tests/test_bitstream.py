@@ -218,7 +218,7 @@ def test_describe_lists_every_field_printably():
         ({"mode": "jpeg"}, "unknown mode"),
         ({"dtype": "int8"}, "unknown dtype"),
         ({"shape": (65536, 65536)}, r"exceeds the limit of 2\*\*30 samples"),
-        ({"shape": (2**24 + 1, 1)}, "outside 1..2"),
+        ({"shape": (2**30 + 1, 1)}, "outside 1..2"),
         ({"shape": ()}, "1 to 8 dimensions"),
         ({"layout": "CLX"}, "one distinct letter"),
         ({"channels": 3}, "disagrees with layout"),

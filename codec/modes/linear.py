@@ -25,7 +25,8 @@ from codec.errors import FormatError
 from codec.modes.linear_model import BLOCK, N_TABLES, THETA, LinearModel
 from codec.wavelets import iwpt2, wpt2
 
-__all__ = ["analyse", "encode_group", "decode_group", "best_table", "pad_multiple", "DC_LEVELS", "quality_to_step"]
+__all__ = ["analyse", "encode_group", "decode_group", "best_table", "cost_matrix", "quantise", "dequantise",
+           "encode_grouped", "decode_grouped", "pad_multiple", "DC_LEVELS", "quality_to_step"]
 
 DC_LEVELS = 3
 _SIDE_BITS = 7             # table choice 0..N_TABLES, 0 = "all zero, skipped"
@@ -47,7 +48,7 @@ def quality_to_step(quality: float) -> float:
     return float(2.0 ** (9.0 - 9.0 * (quality - 1) / 99.0))
 
 
-def _quantise(y: np.ndarray, step: float) -> np.ndarray:
+def quantise(y: np.ndarray, step: float) -> np.ndarray:
     """Dead-zone rounding: sign(y) * floor(|y| / step + 0.5 - THETA)."""
     q = np.abs(y)
     q *= np.float32(1.0 / step)
@@ -57,7 +58,7 @@ def _quantise(y: np.ndarray, step: float) -> np.ndarray:
     return q.astype(np.int32)
 
 
-def _dequantise(q: np.ndarray, tables: np.ndarray, step: float, model: LinearModel) -> np.ndarray:
+def dequantise(q: np.ndarray, tables: np.ndarray, step: float, model: LinearModel) -> np.ndarray:
     """Reconstruct at each bin's centroid under its table's Laplace (0 stays 0)."""
     y = model.recon_offset[tables]
     y += np.float32(THETA)
@@ -68,7 +69,7 @@ def _dequantise(q: np.ndarray, tables: np.ndarray, step: float, model: LinearMod
     return y
 
 
-def _cost_matrix(model: LinearModel) -> np.ndarray:
+def cost_matrix(model: LinearModel) -> np.ndarray:
     """Bits to code |q| = 0..64 with each table (64 stands for anything larger)."""
     cached = getattr(model, "_cost", None)
     if cached is None:
@@ -89,7 +90,7 @@ def best_table(q: np.ndarray, model: LinearModel) -> int:
     hist = np.bincount(np.minimum(np.abs(q).ravel(), 64), minlength=65)
     if hist[0] == q.size:
         return 0
-    return 1 + int(np.argmin(_cost_matrix(model) @ hist))
+    return 1 + int(np.argmin(cost_matrix(model) @ hist))
 
 
 def _context_shift(static_q: np.ndarray, static_choice: np.ndarray, model: LinearModel) -> np.ndarray:
@@ -128,7 +129,7 @@ def _runs(channels: np.ndarray, plane: int):
     return [channels[i:i + per_run] for i in range(0, len(channels), per_run)]
 
 
-def _encode_grouped(enc: Encoder, values: np.ndarray, tables: np.ndarray, family) -> None:
+def encode_grouped(enc: Encoder, values: np.ndarray, tables: np.ndarray, family) -> None:
     """Code values sorted by table: one coder call per table instead of per sample."""
     order = np.argsort(tables, kind="stable")
     counts = np.bincount(tables, minlength=N_TABLES)
@@ -139,7 +140,7 @@ def _encode_grouped(enc: Encoder, values: np.ndarray, tables: np.ndarray, family
         start += counts[t]
 
 
-def _decode_grouped(dec: Decoder, tables: np.ndarray, family) -> np.ndarray:
+def decode_grouped(dec: Decoder, tables: np.ndarray, family) -> np.ndarray:
     counts = np.bincount(tables, minlength=N_TABLES)
     parts = [dec.decode(int(counts[t]), family[t]) for t in np.flatnonzero(counts)]
     values = np.empty(tables.size, np.int32)
@@ -172,18 +173,18 @@ def _encode_blocks(enc: Encoder, q: np.ndarray, tables: np.ndarray, model: Linea
     """Code (n, h, w) values: a flag per block, then only the blocks that are not all zero."""
     rows, table_rows = _to_blocks(q), _to_blocks(tables)
     nonzero = np.abs(rows).max(axis=1) > 0
-    _encode_grouped(enc, nonzero.astype(np.int32), _block_tables(table_rows), model.flag_tables)
-    _encode_grouped(enc, rows[nonzero].ravel(), _in_block_tables(table_rows[nonzero]), model.tables)
+    encode_grouped(enc, nonzero.astype(np.int32), _block_tables(table_rows), model.flag_tables)
+    encode_grouped(enc, rows[nonzero].ravel(), _in_block_tables(table_rows[nonzero]), model.tables)
 
 
 def _decode_blocks(dec: Decoder, tables: np.ndarray, model: LinearModel):
     """Values (n, h, w) and the table each was coded with (for reconstruction)."""
     table_rows = _to_blocks(tables)
-    nonzero = _decode_grouped(dec, _block_tables(table_rows), model.flag_tables).astype(bool)
+    nonzero = decode_grouped(dec, _block_tables(table_rows), model.flag_tables).astype(bool)
     rows = np.zeros(table_rows.shape, np.int32)
     used = table_rows.copy()
     used[nonzero] = _in_block_tables(table_rows[nonzero]).reshape(-1, BLOCK * BLOCK)
-    rows[nonzero] = _decode_grouped(dec, used[nonzero].ravel(), model.tables).reshape(-1, BLOCK * BLOCK)
+    rows[nonzero] = decode_grouped(dec, used[nonzero].ravel(), model.tables).reshape(-1, BLOCK * BLOCK)
     return _from_blocks(rows, tables.shape), _from_blocks(used, tables.shape)
 
 
@@ -240,8 +241,8 @@ def encode_group(y: np.ndarray, step: float, model: LinearModel, group: str) -> 
     """Code one channel group, given its KLT channels from ``analyse``."""
     n_dc, n_ctx = model.n_dc[group], model.n_ctx[group]
     k, h, w = y.shape
-    dc = [_quantise(band, step) for band in _dc_split(y[:n_dc], model)] if n_dc else []
-    static = _quantise(y[n_dc:n_ctx], step)
+    dc = [quantise(band, step) for band in _dc_split(y[:n_dc], model)] if n_dc else []
+    static = quantise(y[n_dc:n_ctx], step)
     dc_choice = np.array([[best_table(band[c], model) for band in dc] for c in range(n_dc)], np.int64)
     static_choice = np.array([best_table(q, model) for q in static], np.int64)
     rest_choice = np.zeros(k - n_ctx, np.int64)
@@ -260,12 +261,12 @@ def encode_group(y: np.ndarray, step: float, model: LinearModel, group: str) -> 
                 values.append(band[c].ravel())
                 tables.append(np.full(band[c].size, dc_choice[c, b] - 1, np.uint8))
     if values:
-        _encode_grouped(enc, np.concatenate(values), np.concatenate(tables), model.tables)
+        encode_grouped(enc, np.concatenate(values), np.concatenate(tables), model.tables)
     for run in _runs(np.flatnonzero(static_choice), h * w):
         _encode_blocks(enc, static[run], _static_tables(static_choice[run], h, w), model)
     shift = _context_shift(static, static_choice, model)
     for run in _runs(np.flatnonzero(rest_choice), h * w):
-        _encode_blocks(enc, _quantise(y[n_ctx + run], step), _context_tables(rest_choice[run], shift), model)
+        _encode_blocks(enc, quantise(y[n_ctx + run], step), _context_tables(rest_choice[run], shift), model)
     return enc.finish()
 
 
@@ -296,7 +297,7 @@ def decode_group(data: bytes, shape, step: float, model: LinearModel, group: str
                 tables.append(np.full(bh * bw, dc_choice[ch, b] - 1, np.uint8))
     if slots:
         all_tables = np.concatenate(tables)
-        recon = _dequantise(_decode_grouped(dec, all_tables, model.tables), all_tables, step, model)
+        recon = dequantise(decode_grouped(dec, all_tables, model.tables), all_tables, step, model)
         start = 0
         for b, ch in slots:
             n = dc[b][ch].size
@@ -305,11 +306,11 @@ def decode_group(data: bytes, shape, step: float, model: LinearModel, group: str
     static = np.zeros((n_ctx - n_dc, h, w), np.int32)
     for run in _runs(np.flatnonzero(static_choice), h * w):
         static[run], coded_with = _decode_blocks(dec, _static_tables(static_choice[run], h, w), model)
-        y[n_dc + run] = _dequantise(static[run], coded_with, step, model)
+        y[n_dc + run] = dequantise(static[run], coded_with, step, model)
     shift = _context_shift(static, static_choice, model)
     for run in _runs(np.flatnonzero(rest_choice), h * w):
         values, coded_with = _decode_blocks(dec, _context_tables(rest_choice[run], shift), model)
-        y[n_ctx + run] = _dequantise(values, coded_with, step, model)
+        y[n_ctx + run] = dequantise(values, coded_with, step, model)
     dec.finish()
     if n_dc:
         y[:n_dc] = _dc_merge(dc, model)
