@@ -5,6 +5,7 @@ that never overwrite without ``--force``, atomic writes, one summary line on std
 and one-line errors with documented exit codes (a traceback only with ``--debug``).
 """
 
+import contextlib
 import io
 import os
 import sys
@@ -44,6 +45,13 @@ def _write_output(path: str, data: bytes, force: bool) -> None:
         sys.stdout.buffer.write(data)
         sys.stdout.buffer.flush()
         return
+    with _atomic(path, force) as tmp:
+        Path(tmp).write_bytes(data)
+
+
+@contextlib.contextmanager
+def _atomic(path: str, force: bool):
+    """A temporary path beside ``path``, renamed onto it if the block succeeds, else removed."""
     p = Path(path)
     folder = p.parent if str(p.parent) else Path(".")
     if not folder.is_dir():
@@ -52,11 +60,11 @@ def _write_output(path: str, data: bytes, force: bool) -> None:
         raise OutputError(f"{path}: already exists (use --force to overwrite)")
     try:
         fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{p.name}.", suffix=".tmp")
+        os.close(fd)
     except OSError as exc:
         raise OutputError(f"{path}: cannot write ({exc.strerror})") from exc
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
+        yield tmp
         os.replace(tmp, p)
     except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
@@ -106,8 +114,12 @@ def _encode(src, output, quality, bpp, mode, layout, max_error, force, quiet, kb
     import codec
     from codec.io.audio import looks_like_audio
 
-    data = _read_input(src)
     out = output or _default_output(src, ".wlc")
+    if src != "-" and Path(src).is_file():
+        with open(src, "rb") as f:
+            if looks_like_audio(f.read(12)):  # read by libsndfile from the path: held once
+                return _encode_audio(src, src, out, quality, bpp, max_error, force, quiet, kbps)
+    data = _read_input(src)
     if looks_like_audio(data[:12]):
         return _encode_audio(data, src, out, quality, bpp, max_error, force, quiet, kbps)
     if kbps is not None:
@@ -188,10 +200,17 @@ def _write_audio(src, output, array, rate, force, quiet, elapsed):
         np.save(buf, array, allow_pickle=False)
         payload = buf.getvalue()
     elif suffix in AUDIO_OUTPUTS:
-        payload = write_audio(array if array.ndim == 2 else array[:, None], rate, AUDIO_OUTPUTS[suffix])
+        frames = array if array.ndim == 2 else array[:, None]
+        if out == "-":
+            payload = write_audio(frames, rate, AUDIO_OUTPUTS[suffix])
+        else:  # straight to disk: a long file is not held twice
+            with _atomic(out, force) as tmp:
+                write_audio(frames, rate, AUDIO_OUTPUTS[suffix], target=tmp)
+            payload = None
     else:
         raise OutputError(f"{out}: unknown output type {suffix!r} for audio; use .wav, .flac or .npy")
-    _write_output(out, payload, force)
+    if payload is not None:
+        _write_output(out, payload, force)
     if not quiet:
         click.echo(f"{src} -> {out}: {'x'.join(map(str, array.shape))} {array.dtype} {rate} Hz, "
                    f"decode {elapsed:.3f} s", err=True)

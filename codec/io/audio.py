@@ -7,6 +7,7 @@ and lossy formats (Vorbis, Opus, MP3). Every failure is an ``InputError`` with o
 """
 
 import io
+import os
 import struct
 
 import numpy as np
@@ -28,23 +29,26 @@ def looks_like_audio(prefix: bytes) -> bool:
             or prefix[:4] in (b"fLaC", b"OggS"))
 
 
-def _check_wav_sizes(data: bytes, name: str) -> None:
+def _check_wav_sizes(data: bytes, name: str, total: int | None = None) -> None:
     """Refuse a RIFF WAVE whose data chunk claims more bytes than the file holds.
 
     libsndfile silently reads what is there; a header that lies means a truncated or
     corrupt file, which should not be encoded as if it were whole. 0 and 0xFFFFFFFF are
     the placeholders streaming writers leave, and are accepted.
     """
+    total = len(data) if total is None else total  # data may be only the head of the file
     pos = 12
     while pos + 8 <= len(data):
         tag, size = struct.unpack_from("<4sI", data, pos)
         if tag == b"data":
-            available = len(data) - pos - 8
+            available = total - pos - 8
             if size not in (0, 0xFFFFFFFF) and size > available:
                 raise InputError(f"{name}: WAV header declares {size} bytes of audio but only "
                                  f"{available} are present (truncated or corrupt file)")
             return
         pos += 8 + size + (size & 1)
+    if len(data) < total:
+        return  # the data chunk lies beyond the head we read; libsndfile checks the rest
     raise InputError(f"{name}: WAV file has no data chunk (truncated or corrupt file)")
 
 
@@ -57,27 +61,33 @@ def _dtype_for(subtype: str) -> str:
 
 
 def read_audio(source, name: str = "input"):
-    """File bytes or a path -> (samples (N, C) int16/int32/float32, sample rate, info dict)."""
+    """File bytes or a path -> (samples (N, C) int16/int32/float32, sample rate, info dict).
+
+    A path is read by libsndfile directly, so a long file is held once (as samples), not twice.
+    """
     import soundfile as sf
 
     if isinstance(source, (bytes, bytearray, memoryview)):
-        data = bytes(source)
+        head = data = bytes(source)
+        total, opened = len(data), (lambda: io.BytesIO(data))
     else:
         try:
             with open(source, "rb") as f:
-                data = f.read()
+                head = f.read(1 << 20)
+            total = os.path.getsize(source)
         except OSError as exc:
             raise InputError(f"{name}: cannot read ({exc.strerror})") from exc
-    if not data:
+        opened = lambda: source  # noqa: E731
+    if not head:
         raise InputError(f"{name}: empty input")
-    if data[:4] == b"RIFF" and data[8:12] == b"WAVE":
-        _check_wav_sizes(data, name)
+    if head[:4] == b"RIFF" and head[8:12] == b"WAVE":
+        _check_wav_sizes(head, name, total)
     try:
-        meta = sf.info(io.BytesIO(data))
+        meta = sf.info(opened())
         if meta.frames > MAX_FRAMES:
             raise InputError(f"{name}: {meta.frames} frames exceed the limit of 2**30")
         dtype = _dtype_for(meta.subtype)
-        samples, rate = sf.read(io.BytesIO(data), dtype=dtype, always_2d=True)
+        samples, rate = sf.read(opened(), dtype=dtype, always_2d=True)
     except InputError:
         raise
     except Exception as exc:  # libsndfile errors, RuntimeError, ValueError, ...
@@ -96,8 +106,8 @@ def read_audio(source, name: str = "input"):
     return np.ascontiguousarray(samples), int(rate), info
 
 
-def write_audio(samples: np.ndarray, rate: int, fmt: str = "WAV") -> bytes:
-    """(N, C) or (N,) int16/int32/float32 samples -> WAV or FLAC file bytes.
+def write_audio(samples: np.ndarray, rate: int, fmt: str = "WAV", target=None) -> bytes | None:
+    """(N, C) or (N,) int16/int32/float32 samples -> WAV or FLAC file bytes (or into ``target``, a path).
 
     int32 samples that are all multiples of 256 (24-bit data) are written as 24-bit PCM,
     other int32 as 32-bit PCM (WAV only: FLAC holds at most 24 bits), float32 as float WAV.
@@ -118,6 +128,9 @@ def write_audio(samples: np.ndarray, rate: int, fmt: str = "WAV") -> bytes:
         raise OutputError(f"cannot write {a.dtype} audio; use int16, int32 or float32")
     if fmt == "FLAC" and subtype not in ("PCM_16", "PCM_24"):
         raise OutputError(f"FLAC holds integer PCM up to 24 bits; this {subtype} audio needs a .wav output")
+    if target is not None:
+        sf.write(target, a, int(rate), format=fmt, subtype=subtype)
+        return None
     buf = io.BytesIO()
     sf.write(buf, a, int(rate), format=fmt, subtype=subtype)
     return buf.getvalue()
