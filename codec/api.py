@@ -145,28 +145,35 @@ class _LinearImageEncoder:
         return bitstream.pack(header, chunks)
 
 
-def _search_bpp(enc: _LinearImageEncoder, target: float) -> bytes:
-    """The largest-rate file at or under ``target`` bpp, by bisection on log(step)."""
-    from codec.modes.linear import quality_to_step
+def _search_rate(encode_at, rate_of, target: float, steps: tuple, to_quality, option: str) -> bytes:
+    """The largest file whose rate is at or under ``target``, by bisection on log(step).
 
-    pixels = enc.array.shape[0] * enc.array.shape[1]
-    lo_q, hi_q = quality_to_step(1), quality_to_step(100)   # coarse .. fine step
-    best = enc.encode(lo_q, 1)
-    if len(best) * 8 / pixels > target:
-        raise InputError(f"--bpp {target} is below the smallest rate reachable ({len(best) * 8 / pixels:.4f} bpp)")
-    finest = enc.encode(hi_q, 100)
-    if len(finest) * 8 / pixels <= target:
+    ``steps`` = (coarsest, finest) step; ``encode_at(step, quality)`` makes a file and
+    ``rate_of(file)`` measures it in the option's unit.
+    """
+    best = encode_at(steps[0], 1)
+    if rate_of(best) > target:
+        raise InputError(f"{option} {target} is below the smallest rate reachable ({rate_of(best):.4f})")
+    finest = encode_at(steps[1], 100)
+    if rate_of(finest) <= target:
         return finest
-    coarse, fine = np.log2(lo_q), np.log2(hi_q)
+    coarse, fine = np.log2(steps[0]), np.log2(steps[1])
     for _ in range(14):
         mid = (coarse + fine) / 2
-        step = 2.0 ** mid
-        data = enc.encode(step, _step_to_quality(step))
-        if len(data) * 8 / pixels <= target:
+        data = encode_at(2.0**mid, to_quality(2.0**mid))
+        if rate_of(data) <= target:
             best, coarse = data, mid
         else:
             fine = mid
     return best
+
+
+def _search_bpp(enc: _LinearImageEncoder, target: float) -> bytes:
+    from codec.modes.linear import quality_to_step
+
+    pixels = enc.array.shape[0] * enc.array.shape[1]
+    return _search_rate(enc.encode, lambda data: len(data) * 8 / pixels, target,
+                        (quality_to_step(1), quality_to_step(100)), _step_to_quality, "--bpp")
 
 
 def _step_to_quality(step: float) -> int:
@@ -287,21 +294,8 @@ def encode_audio(samples, rate: int, quality: int = DEFAULT_QUALITY, kbps: float
     if isinstance(kbps, bool) or not np.isfinite(kbps) or not kbps > 0:
         raise InputError(f"--kbps must be a positive number, got {kbps!r}")
     enc = _AudioFileEncoder(samples, rate, cache=True)
-    coarse, fine = np.log2(quality_to_step(1)), np.log2(quality_to_step(100))
-    best = enc.encode(2.0 ** coarse, 1)
-    if enc.kbps(best) > kbps:
-        raise InputError(f"--kbps {kbps} is below the smallest rate reachable ({enc.kbps(best):.3f} kb/s)")
-    finest = enc.encode(2.0 ** fine, 100)
-    if enc.kbps(finest) <= kbps:
-        return finest
-    for _ in range(12):
-        mid = (coarse + fine) / 2
-        data = enc.encode(2.0 ** mid, step_to_quality(2.0 ** mid))
-        if enc.kbps(data) <= kbps:
-            best, coarse = data, mid
-        else:
-            fine = mid
-    return best
+    return _search_rate(enc.encode, enc.kbps, float(kbps), (quality_to_step(1), quality_to_step(100)),
+                        step_to_quality, "--kbps")
 
 
 def _decode_audio(header: bitstream.Header, chunks: list) -> np.ndarray:
