@@ -349,7 +349,8 @@ def summarise(results: dict, clips: list[dict]) -> dict:
             summary["bd_rate_si_sdr"][f"wavecodec-linear vs {anchor}"] = _safe_bd(curves[anchor], wc, "si_sdr_db")
     for name, pts in results["points"].items():
         if pts:
-            summary["gain_range"][name] = [min(p["gain"] for p in pts), max(p["gain"] for p in pts)]
+            gains = [p["gain"] for p in pts]
+            summary["gain_range"][name] = [float(np.median(gains)), min(gains), max(gains)]
     for clip in clips:
         row = {"clip": clip["name"]}
         for name in curves:
@@ -439,8 +440,8 @@ def _markdown(results, summary, clips, prov) -> str:
         lines.append(f"- {key}: {_f(value, '+.1f', ' %')}")
     lines += ["", "In SI-SDR (same method, on (kb/s, SI-SDR)): "
               + "; ".join(f"{k}: {_f(v, '+.1f', ' %')}" for k, v in summary["bd_rate_si_sdr"].items()) + ".", "",
-              "Least-squares gain of the decoded signal on the original, min..max over points: "
-              + "; ".join(f"{k} {g[0]:.3f}..{g[1]:.3f}" for k, g in summary["gain_range"].items())
+              "Least-squares gain of the decoded signal on the original, median (min..max) over points: "
+              + "; ".join(f"{k} {g[0]:.3f} ({g[1]:.3f}..{g[2]:.3f})" for k, g in summary["gain_range"].items())
               + ". A gain g below 1 alone caps SNR at -20 log10(1 - g) dB (0.95 -> 26 dB); the libsndfile "
               "MP3 round trip (LAME encode, mpg123 decode) returns the signal scaled by about 0.95, so MP3's "
               "SNR at high rates is capped by that gain rather than by its coding noise; SI-SDR, which is "
