@@ -301,3 +301,25 @@ def test_encode_audio_rejects_bad_arrays(bad, message):
         encode_audio(bad, 8000)
     with pytest.raises(InputError, match="sample rate"):
         encode_audio(np.zeros(10, np.int16), 0)
+
+
+def test_mp3_input_is_detected_and_encoded(tmp_path):
+    import soundfile as sf
+
+    from codec.io.audio import looks_like_audio
+
+    if "MP3" not in sf.available_formats():
+        pytest.skip("this libsndfile has no MP3")
+    t = np.arange(44100) / 44100
+    path = tmp_path / "tone.mp3"
+    sf.write(path, (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32), 44100, format="MP3")
+    assert looks_like_audio(path.read_bytes()[:12])
+    samples = codec.decode(codec.encode_audio(*_read(path), quality=60))
+    assert samples.dtype == np.float32 and samples.shape[0] > 40000
+
+
+def _read(path):
+    from codec.io.audio import read_audio
+
+    samples, rate, _ = read_audio(path.read_bytes(), path.name)
+    return samples, rate

@@ -23,10 +23,14 @@ _INT32_SUBTYPES = {"PCM_24", "PCM_32"}
 
 
 def looks_like_audio(prefix: bytes) -> bool:
-    """True for the magic of a WAV (RIFF....WAVE), RF64, FLAC or Ogg file (no validation)."""
+    """True for the magic of a WAV (RIFF....WAVE), RF64, FLAC, Ogg or MP3 file (no validation).
+
+    MP3: an ID3v2 tag, or an MPEG audio frame sync (11 set bits) with layer III.
+    """
     prefix = bytes(prefix[:12])
+    mp3 = prefix[:3] == b"ID3" or (len(prefix) > 1 and prefix[0] == 0xFF and prefix[1] & 0xE6 == 0xE2)
     return ((prefix[:4] in (b"RIFF", b"RF64") and prefix[8:12] == b"WAVE")
-            or prefix[:4] in (b"fLaC", b"OggS"))
+            or prefix[:4] in (b"fLaC", b"OggS") or mp3)
 
 
 def _check_wav_sizes(data: bytes, name: str, total: int | None = None) -> None:
