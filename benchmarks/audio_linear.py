@@ -9,22 +9,13 @@ over the whole excerpt; speeds are the median of 3 runs, in multiples of real ti
 """
 
 import argparse
-import statistics
-import time
 from pathlib import Path
 
 import numpy as np
 
+from benchmarks.audio import _timed
+
 QUALITIES = (10, 20, 30, 40, 50, 70)
-
-
-def _timed(fn, reps=3):
-    times, result = [], None
-    for _ in range(reps):
-        start = time.perf_counter()
-        result = fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), result
 
 
 def main(argv=None):
@@ -47,8 +38,8 @@ def main(argv=None):
         x = samples[60 * rate:90 * rate]
         seconds = len(x) / rate
         for q in QUALITIES:
-            t_enc, data = _timed(lambda: codec.encode_audio(x, rate, quality=q))
-            t_dec, y = _timed(lambda: codec.decode(data))
+            t_enc, data = _timed(lambda: codec.encode_audio(x, rate, quality=q), 3)
+            t_dec, y = _timed(lambda: codec.decode(data), 3)
             noise = np.sum((y.astype(np.float64) - x) ** 2)
             snr = 10 * np.log10(np.sum(x.astype(np.float64) ** 2) / max(noise, 1e-12))
             lines.append(f"| {path.stem} | {q} | {len(data) * 8 / seconds / 1000:.1f} | {snr:.1f} | "

@@ -47,9 +47,7 @@ def _as_array(image) -> np.ndarray:
 
         return _to_array(image, "image")
     a = np.asarray(image)
-    if a.dtype == object or a.dtype.kind not in "uif":
-        raise InputError(f"unsupported image dtype {a.dtype}; use uint8, uint16 or float32")
-    if a.dtype.name not in _DTYPES:
+    if a.dtype == object or a.dtype.name not in _DTYPES:
         raise InputError(f"unsupported image dtype {a.dtype}; use uint8, uint16 or float32")
     if a.ndim not in (2, 3):
         raise InputError(f"an image must be HxW or HxWxC, got shape {a.shape}")
@@ -57,10 +55,14 @@ def _as_array(image) -> np.ndarray:
         raise InputError(f"empty image (shape {a.shape})")
     if a.ndim == 3 and a.shape[2] > _MAX_CHANNELS:
         raise InputError(f"{a.shape[2]} channels: at most {_MAX_CHANNELS} (is the array CxHxW? use layout='CHW')")
+    return _check_size_and_values(a, "image")
+
+
+def _check_size_and_values(a: np.ndarray, what: str) -> np.ndarray:
     if a.size > bitstream.MAX_SAMPLES:
-        raise InputError(f"image of {a.size} samples exceeds the limit of 2**30")
+        raise InputError(f"{what} of {a.size} samples exceeds the limit of 2**30")
     if a.dtype == np.float32 and not np.isfinite(a).all():
-        raise InputError("image contains NaN or infinite values")
+        raise InputError(f"{what} contains NaN or infinite values")
     return a
 
 
@@ -241,11 +243,7 @@ def _as_audio(samples) -> np.ndarray:
         raise InputError("audio has no samples (zero length)")
     if a.ndim == 2 and a.shape[1] > _MAX_CHANNELS:
         raise InputError(f"{a.shape[1]} channels: at most {_MAX_CHANNELS} (is the array (C, N)? use (N, C))")
-    if a.size > bitstream.MAX_SAMPLES:
-        raise InputError(f"audio of {a.size} samples exceeds the limit of 2**30")
-    if a.dtype == np.float32 and not np.isfinite(a).all():
-        raise InputError("audio contains NaN or infinite values")
-    return a
+    return _check_size_and_values(a, "audio")
 
 
 class _AudioFileEncoder:
