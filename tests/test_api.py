@@ -219,3 +219,24 @@ def test_wrong_sized_channel_transform_is_refused():
     data = codec.encode(a, quality=50)
     with pytest.raises(codec.FormatError, match="wrong size"):
         codec.decode(_reheader(data, params=bitstream.unpack(data)[0].params[:-4]))
+
+
+def test_corrupt_payloads_with_valid_checksums_are_format_errors(sample_odd):
+    """A damaged stream that still passes the CRCs must be caught by the decoders themselves."""
+    rng = np.random.default_rng(0)
+    samples = [
+        codec.encode(sample_odd, quality=40),
+        codec.encode(np.repeat(sample_odd[:, :, :1], 6, axis=2), quality=40),
+        codec.encode(sample_odd[:, :, 0].astype(np.float32), quality=40, max_error=0.5),
+        codec.encode_audio((np.sin(np.arange(20000) / 10) * 8000).astype(np.int16), 8000, quality=40),
+    ]
+    for data in samples:
+        header, chunks = bitstream.unpack(data)
+        for _ in range(25):
+            damaged = [bytearray(c) for c in chunks]
+            k = int(rng.integers(len(damaged)))
+            damaged[k][int(rng.integers(len(damaged[k])))] ^= 1 << int(rng.integers(8))
+            fields = {f: getattr(header, f) for f in header.__dataclass_fields__}
+            repacked = bitstream.pack(bitstream.Header(**{**fields, "chunk_lengths": ()}), [bytes(c) for c in damaged])
+            with pytest.raises(codec.FormatError):
+                codec.decode(repacked)
