@@ -83,12 +83,10 @@ def _groups(channels: int) -> list[tuple[str, int, int]]:
     return [("gray", c, 1) for c in range(channels)]
 
 
-def _quality_to_step(quality) -> float:
-    from codec.modes.linear import quality_to_step
-
+def _check_quality(quality) -> int:
     if isinstance(quality, bool) or not isinstance(quality, (int, np.integer)) or not 1 <= quality <= 100:
         raise InputError(f"quality must be an integer in 1..100, got {quality!r}")
-    return quality_to_step(int(quality))
+    return int(quality)
 
 
 class _LinearImageEncoder:
@@ -171,15 +169,11 @@ def _search_rate(encode_at, rate_of, target: float, steps: tuple, to_quality, op
 
 
 def _search_bpp(enc: _LinearImageEncoder, target: float) -> bytes:
-    from codec.modes.linear import quality_to_step
+    from codec.modes.linear import quality_to_step, step_to_quality
 
     pixels = enc.array.shape[0] * enc.array.shape[1]
     return _search_rate(enc.encode, lambda data: len(data) * 8 / pixels, target,
-                        (quality_to_step(1), quality_to_step(100)), _step_to_quality, "--bpp")
-
-
-def _step_to_quality(step: float) -> int:
-    return int(np.clip(np.round(1 + (9.0 - np.log2(step)) * 99 / 9.0), 1, 100))
+                        (quality_to_step(1), quality_to_step(100)), step_to_quality, "--bpp")
 
 
 def encode(image, quality: int = DEFAULT_QUALITY, mode: str = "linear", bpp: float | None = None,
@@ -194,6 +188,7 @@ def encode(image, quality: int = DEFAULT_QUALITY, mode: str = "linear", bpp: flo
         raise InputError(f"unknown mode {mode!r}; available: {', '.join(MODES)}")
     if layout not in ("HWC", "CHW"):
         raise InputError(f"layout must be 'HWC' or 'CHW', got {layout!r}")
+    q = _check_quality(quality)
     given = image
     if layout == "CHW" and np.ndim(image) == 3:
         image = np.moveaxis(np.asarray(image), 0, -1)
@@ -202,15 +197,17 @@ def encode(image, quality: int = DEFAULT_QUALITY, mode: str = "linear", bpp: flo
     a = _as_array(image)
     enc = _LinearImageEncoder(a, layout)
     if max_error is not None:
-        return _encode_bounded(enc, given, quality, bpp, max_error)
+        return _encode_bounded(enc, given, q, bpp, max_error)
     if bpp is not None:
         if not bpp > 0:
             raise InputError(f"--bpp must be positive, got {bpp}")
         return _search_bpp(enc, float(bpp))
-    return enc.encode(_quality_to_step(quality), int(quality))
+    from codec.modes.linear import quality_to_step
+
+    return enc.encode(quality_to_step(q), q)
 
 
-def _encode_bounded(enc: _LinearImageEncoder, original, quality, bpp, max_error) -> bytes:
+def _encode_bounded(enc: _LinearImageEncoder, original, q: int, bpp, max_error) -> bytes:
     from codec.modes.max_error import effective_bound, encode_residual
 
     if bpp is not None:
@@ -221,7 +218,9 @@ def _encode_bounded(enc: _LinearImageEncoder, original, quality, bpp, max_error)
         raise InputError(f"--max-error must be a positive number, got {max_error!r}")
     max_error = float(max_error)
     bound = effective_bound(max_error, enc.hi - enc.lo)
-    step, q = _quality_to_step(quality), int(quality)
+    from codec.modes.linear import quality_to_step
+
+    step = quality_to_step(q)
     lossy = enc.encode(step, q)
     x_hat = decode(lossy)
     chunk = encode_residual(np.asarray(original, np.float32), x_hat, bound, max_error, enc.model)
@@ -285,10 +284,9 @@ def encode_audio(samples, rate: int, quality: int = DEFAULT_QUALITY, kbps: float
     from codec.modes.audio import quality_to_step, step_to_quality
 
     if kbps is None:
-        if isinstance(quality, bool) or not isinstance(quality, (int, np.integer)) or not 1 <= quality <= 100:
-            raise InputError(f"quality must be an integer in 1..100, got {quality!r}")
+        q = _check_quality(quality)
         enc = _AudioFileEncoder(samples, rate, cache=False)
-        return enc.encode(quality_to_step(int(quality)), int(quality))
+        return enc.encode(quality_to_step(q), q)
     if isinstance(kbps, bool) or not np.isfinite(kbps) or not kbps > 0:
         raise InputError(f"--kbps must be a positive number, got {kbps!r}")
     enc = _AudioFileEncoder(samples, rate, cache=True)

@@ -302,17 +302,17 @@ def _demo(quality, image):
 
     path = Path(image) if image else Path(__file__).parent / "data" / "samples" / "kodim23.png"
     a = read_image(path.read_bytes(), str(path))
-    times = {}
-    for name in ("encode", "decode"):
-        runs = []
+    def median_of_5(fn):
+        runs, result = [], None
         for _ in range(5):
             start = time.perf_counter()
-            result = codec.encode(a, quality=quality) if name == "encode" else codec.decode(stream)
+            result = fn()
             runs.append(time.perf_counter() - start)
-            if name == "encode":
-                stream = result
-        times[name] = float(np.median(runs))
-    restored = result
+        return float(np.median(runs)), result
+
+    times = {}
+    times["encode"], stream = median_of_5(lambda: codec.encode(a, quality=quality))
+    times["decode"], restored = median_of_5(lambda: codec.decode(stream))
     mse = np.mean((restored.astype(np.float64) - a) ** 2)
     peak = 255.0 if a.dtype == np.uint8 else 65535.0
     psnr = 10 * np.log10(peak**2 / mse) if mse > 0 else float("inf")

@@ -27,10 +27,10 @@ import numpy as np
 
 from codec.entropy import Decoder, Encoder
 from codec.errors import FormatError
-from codec.modes.linear import cost_matrix, decode_grouped, dequantise, encode_grouped, quantise
+from codec.modes.linear import best_table, cost_matrix, decode_grouped, dequantise, encode_grouped, quantise
 from codec.modes.linear_model import N_TABLES, THETA
 from codec.modes.spectral import SpectralKLT
-from codec.wavelets import iwpt1, pad_to_multiple, synthesis_gains, wpt1
+from codec.wavelets import iwpt1, synthesis_gains, wpt1
 
 __all__ = ["AudioParams", "AudioEncoder", "decode_audio", "quality_to_step", "LEVELS", "CHUNK_FRAMES",
            "MARGIN", "SEGMENT", "PARAMS"]
@@ -108,20 +108,6 @@ def _reflect(idx: np.ndarray, n: int) -> np.ndarray:
     return np.where(k >= n, 2 * n - 1 - k, k)
 
 
-def _fit_klt(samples: np.ndarray, scale: float) -> SpectralKLT:
-    """Channel KLT on the coding scale, summed block by block in float64."""
-    c = samples.shape[1]
-    total, outer = np.zeros(c), np.zeros((c, c))
-    for start in range(0, len(samples), 1 << 18):
-        block = samples[start:start + (1 << 18)].astype(np.float64) * scale
-        total += block.sum(0)
-        outer += block.T @ block
-    n = len(samples)
-    mean = total / n
-    eigval, eigvec = np.linalg.eigh(outer / n - np.outer(mean, mean))
-    return SpectralKLT(eigvec[:, np.argsort(eigval)[::-1]], mean)
-
-
 def _trailing_zero_bits(samples: np.ndarray) -> int:
     if samples.dtype.kind != "i":
         return 0
@@ -146,11 +132,6 @@ def _segment_choices(q: np.ndarray, segment: int, model) -> np.ndarray:
     return choice.reshape(bands, nseg)
 
 
-def _best_table(values: np.ndarray, model) -> int:
-    hist = np.bincount(np.minimum(np.abs(values).ravel(), 64), minlength=65)
-    return int(np.argmin(cost_matrix(model) @ hist))
-
-
 def _side_deltas(choice: np.ndarray) -> np.ndarray:
     prev = np.concatenate([np.zeros((choice.shape[0], 1), np.int64), choice[:, :-1]], axis=1)
     return (choice - prev).ravel().astype(np.int32)
@@ -162,7 +143,7 @@ def encode_window(coeffs: np.ndarray, step: float, segment: int, model) -> bytes
     choice = _segment_choices(q, segment, model)
     enc = Encoder()
     deltas = _side_deltas(choice)
-    side_table = _best_table(deltas, model)
+    side_table = max(best_table(deltas, model) - 1, 0)  # any table codes all-zero deltas
     enc.encode_uniform(np.array([side_table]), _SIDE_BITS)
     enc.encode(deltas, model.tables[side_table])
     tables = np.repeat(choice, segment, axis=1)[:, :q.shape[1]]
@@ -202,7 +183,9 @@ class AudioEncoder:
         lo, hi = (float(samples.min()), float(samples.max()))
         self.params = AudioParams(levels, int(chunk_frames).bit_length() - 1, _trailing_zero_bits(samples),
                                   margin, segment, THETA, _SCALES[dtype], lo, hi)
-        self.klt = _fit_klt(samples, self.params.scale) if c >= 2 else None
+        self.klt = SpectralKLT.fit(samples.T) if c >= 2 else None
+        if self.klt:  # fitted on raw samples: the rotation is the same, the mean scales
+            self.klt.mean *= np.float32(self.params.scale)
         self.gains = np.tile(synthesis_gains(levels, WAVELET, ndim=1), c).astype(np.float32)[:, None]
         self.windows = windows(n, chunk_frames, margin, levels)
         self._cache = [self._analyse(w) for w in self.windows] if cache else None

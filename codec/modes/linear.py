@@ -26,7 +26,7 @@ from codec.modes.linear_model import BLOCK, N_TABLES, THETA, LinearModel
 from codec.wavelets import iwpt2, wpt2
 
 __all__ = ["analyse", "encode_group", "decode_group", "best_table", "cost_matrix", "quantise", "dequantise",
-           "encode_grouped", "decode_grouped", "pad_multiple", "DC_LEVELS", "quality_to_step"]
+           "encode_grouped", "decode_grouped", "pad_multiple", "DC_LEVELS", "quality_to_step", "step_to_quality"]
 
 DC_LEVELS = 3
 _SIDE_BITS = 7             # table choice 0..N_TABLES, 0 = "all zero, skipped"
@@ -46,6 +46,11 @@ def pad_multiple(model: LinearModel) -> int:
 def quality_to_step(quality: float) -> float:
     """Quantiser step in 8-bit pixel units: log-linear from 512 (q=1) to 1 (q=100)."""
     return float(2.0 ** (9.0 - 9.0 * (quality - 1) / 99.0))
+
+
+def step_to_quality(step: float) -> int:
+    """The nearest quality for a step (what --bpp writes in the header)."""
+    return int(np.clip(np.round(1 + (9.0 - np.log2(step)) * 99 / 9.0), 1, 100))
 
 
 def quantise(y: np.ndarray, step: float) -> np.ndarray:

@@ -7,7 +7,6 @@ header, where its bytes count in the rate. The rotation is orthogonal, so square
 is the same before and after it and the linear mode's single step still applies.
 """
 
-import struct
 
 import numpy as np
 
