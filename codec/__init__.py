@@ -5,6 +5,8 @@
     >>> restored = codec.decode(data)               # numpy array, original shape and dtype
     >>> codec.info(data)                            # every header field
     >>> data = codec.encode_audio(samples, 44100)    # (N,) or (N, C) int16/int32/float32
+    >>> data = codec.encode(image, mode="learned")  # the learned codec (RGB)
+    >>> codec.latents(data)                         # its latents, for learning on compressed data
 
 Errors are ``codec.InputError`` (bad signal or option), ``codec.FormatError`` (corrupt or
 unsupported file) and ``codec.OutputError``, all subclasses of ``codec.WaveCodecError``.
@@ -13,8 +15,19 @@ unsupported file) and ``codec.OutputError``, all subclasses of ``codec.WaveCodec
 from codec.api import DEFAULT_QUALITY, MODES, Info, complexity, decode, encode, encode_audio, info
 from codec.errors import FormatError, InputError, OutputError, WaveCodecError
 
+
+def latents(image_or_file, quality: int = DEFAULT_QUALITY):
+    """Learned-mode latents (K, H/8, W/8) as a torch tensor, without running the decoder.
+
+    Takes a learned-mode file (bytes or path) or an image (coded at ``quality`` first).
+    """
+    from codec.latent_dataset import latents as _latents
+
+    return _latents(image_or_file, quality)
+
+
 __all__ = [
-    "encode", "encode_audio", "decode", "info", "complexity", "Info", "MODES", "DEFAULT_QUALITY",
+    "encode", "encode_audio", "decode", "info", "latents", "complexity", "Info", "MODES", "DEFAULT_QUALITY",
     "WaveCodecError", "InputError", "FormatError", "OutputError",
 ]
 __version__ = "0.1.0"

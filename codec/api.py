@@ -19,7 +19,7 @@ from codec.modes.spectral import MIN_CHANNELS, SpectralKLT
 
 __all__ = ["MODES", "encode", "encode_audio", "decode", "info", "complexity", "Info", "DEFAULT_QUALITY"]
 
-MODES = ("linear",)
+MODES = ("linear", "learned")
 DEFAULT_QUALITY = 50
 _LINEAR_MODEL = "linear-v1"
 _DTYPES = {"uint8": 255.0, "uint16": 65535.0, "float32": None}
@@ -195,6 +195,14 @@ def encode(image, quality: int = DEFAULT_QUALITY, mode: str = "linear", bpp: flo
     else:
         layout = "HWC"
     a = _as_array(image)
+    if mode == "learned":
+        from codec.learned_image import encode_learned
+
+        if max_error is not None:
+            raise InputError("--max-error needs the linear mode")
+        if bpp is not None and not bpp > 0:
+            raise InputError(f"--bpp must be positive, got {bpp}")
+        return encode_learned(a, _value_range(a), q, bpp)
     enc = _LinearImageEncoder(a, layout)
     if max_error is not None:
         return _encode_bounded(enc, given, q, bpp, max_error)
@@ -318,6 +326,10 @@ def decode(data: bytes) -> np.ndarray:
     header, chunks = bitstream.unpack(data)
     if header.mode == "linear" and header.modality == "audio":
         return _decode_audio(header, chunks)
+    if header.mode == "learned":
+        from codec.learned_image import decode_learned
+
+        return decode_learned(header, chunks)
     if header.mode != "linear" or header.modality != "image":
         raise FormatError(f"{header.mode}/{header.modality} files cannot be decoded by this version")
     from codec.modes.linear import DC_LEVELS, decode_group, pad_multiple

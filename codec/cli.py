@@ -227,8 +227,8 @@ _quality = click.option("-q", "--quality", type=click.IntRange(1, 100), default=
 _bpp = click.option("--bpp", type=click.FloatRange(min=0, min_open=True), default=None,
                     help="Target bits per pixel (header included); picks the best quality at or under it. "
                          "Overrides --quality. Default: off.")
-_mode = click.option("--mode", type=click.Choice(["linear"]), default="linear", show_default=True,
-                     help="Coding mode.")
+_mode = click.option("--mode", type=click.Choice(["linear", "learned"]), default="linear", show_default=True,
+                     help="Coding mode: linear (any image, array or audio) or learned (RGB images).")
 _force = click.option("-f", "--force", is_flag=True, help="Overwrite an existing output file. Default: off.")
 _quiet = click.option("--quiet", is_flag=True, help="No summary line on stderr. Default: off.")
 _debug = click.option("--debug", is_flag=True, help="Show a full traceback on errors. Default: off.")
@@ -351,6 +351,38 @@ def fit_linear_cmd(data_dir, output, images, seed, debug):
     _run(debug, fit)
 
 
+@click.command("train")
+@click.option("--data", "data_dir", required=True, type=click.Path(file_okay=False),
+              help="Folder of training photographs (e.g. ../shared/data/images/train). Never Kodak.")
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
+              help="Run folder: checkpoint.pt, log.jsonl and the model file learned.npz. Resumes if it "
+                   "holds a checkpoint.")
+@click.option("--preset", type=click.Choice(["cpu", "cuda", "tiny"]), default=None,
+              help="Training length and batch. Default: cuda when a GPU is present, else cpu.")
+@click.option("--steps", type=click.IntRange(1), default=None, help="Override the preset's step count.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed for weights, crops and noise.")
+@click.option("--device", default=None, help="torch device. Default: cuda if available, else cpu.")
+@_quiet
+@_debug
+def train_cmd(data_dir, out_dir, preset, steps, seed, device, quiet, debug):
+    """Train the learned mode's model on photographs (writes OUT/learned.npz)."""
+    def run():
+        import hashlib
+
+        from codec.train.loop import train
+
+        if not Path(data_dir).is_dir():
+            raise InputError(f"{data_dir}: training folder not found")
+        try:
+            path = train(data_dir, out_dir, preset=preset, steps=steps, seed=seed, device=device,
+                         progress=not quiet)
+        except (FileNotFoundError, ValueError) as exc:
+            raise InputError(str(exc)) from exc
+        click.echo(f"wrote {path} (sha256 {hashlib.sha256(path.read_bytes()).hexdigest()})")
+
+    _run(debug, run)
+
+
 class _Group(click.Group):
     """Loads ``bench`` (benchmarks/, heavy imports) only when it is asked for."""
 
@@ -373,7 +405,7 @@ def cli():
     """WaveCodec: wavelet-packet compression for images and other signals."""
 
 
-for _command in (encode_cmd, decode_cmd, info_cmd, demo_cmd, fit_linear_cmd):
+for _command in (encode_cmd, decode_cmd, info_cmd, demo_cmd, fit_linear_cmd, train_cmd):
     cli.add_command(_command)
 
 

@@ -73,18 +73,17 @@ class FactorizedDensity(nn.Module):
         The last column is the escape symbol, carrying the mass beyond the range.
         """
         c = self.matrices[0].shape[0]
-        grid = torch.linspace(-200.0, 200.0, 40001, dtype=torch.float64)
-        cdf = torch.sigmoid(self.double().logits(grid.expand(c, -1).float()).double())
-        self.float()
-        medians = grid[(cdf < 0.5).sum(1).clamp(max=len(grid) - 1)].round().numpy().astype(np.int64)
+        grid = torch.linspace(-200.0, 200.0, 4001)
+        cdf = torch.sigmoid(self.logits(grid.expand(c, -1)))
+        medians = grid[(cdf < 0.5).sum(1).clamp(max=len(grid) - 1)].round()
+        values = torch.arange(-radius, radius + 1, dtype=torch.float32)[None] + medians[:, None]
+        lo = torch.sigmoid(self.logits(values - 0.5)).double()
+        hi = torch.sigmoid(self.logits(values + 0.5)).double()
+        pmf = (hi - lo).clamp_min(0).numpy()
         freqs, offsets = [], []
         for ch in range(c):
-            values = torch.arange(-radius, radius + 1, dtype=torch.float32) + float(medians[ch])
-            lo = torch.sigmoid(self.logits((values - 0.5).expand(c, -1))[ch]).double()
-            hi = torch.sigmoid(self.logits((values + 0.5).expand(c, -1))[ch]).double()
-            pmf = (hi - lo).clamp_min(0).numpy()
-            tail = max(0.0, 1.0 - float(pmf.sum()))
-            freqs.append(quantize_pmf(np.append(pmf, tail), TABLE_PRECISION))
+            tail = max(0.0, 1.0 - float(pmf[ch].sum()))
+            freqs.append(quantize_pmf(np.append(pmf[ch], tail), TABLE_PRECISION))
             offsets.append(int(medians[ch]) - radius)
         return np.stack(freqs), np.array(offsets, np.int64)
 

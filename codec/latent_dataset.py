@@ -1,0 +1,62 @@
+"""Learning on compressed data: the learned mode's latents without running its decoder.
+
+``latents`` gives the dequantised latents (K, H/8, W/8) of an image or a file (H, W
+padded up to multiples of 32); ``LatentFolder`` serves a folder of ``.wlc`` files as a
+``torch.utils.data.Dataset``, entropy decoding each file and nothing more.
+"""
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from codec.errors import InputError
+
+__all__ = ["latents", "LatentFolder"]
+
+
+def latents(image_or_file, quality: int = 50) -> torch.Tensor:
+    """Latents of a learned-mode file (bytes or path), or of an image coded at ``quality``."""
+    from codec.api import encode
+    from codec.learned_image import latents as file_latents
+
+    if isinstance(image_or_file, (bytes, bytearray, memoryview)):
+        return file_latents(bytes(image_or_file))
+    if isinstance(image_or_file, (str, Path)):
+        path = Path(image_or_file)
+        if not path.is_file():
+            raise InputError(f"{path}: no such file")
+        return file_latents(path.read_bytes())
+    return file_latents(encode(image_or_file, quality=quality, mode="learned"))
+
+
+class LatentFolder(torch.utils.data.Dataset):
+    """Every ``.wlc`` file under ``root`` (sorted), as (latents, label).
+
+    ``labels`` maps a file's path relative to ``root`` to its label; by default the
+    label is the name of the file's parent folder's index among the sorted folder names
+    (one folder per class, like torchvision's ImageFolder).
+    """
+
+    def __init__(self, root, labels: dict | None = None):
+        self.root = Path(root)
+        self.files = sorted(self.root.rglob("*.wlc"))
+        if not self.files:
+            raise InputError(f"{root}: no .wlc files")
+        if labels is None:
+            classes = sorted({f.parent.relative_to(self.root).as_posix() for f in self.files})
+            self.classes = classes
+            labels = {f.relative_to(self.root).as_posix(): classes.index(f.parent.relative_to(self.root).as_posix())
+                      for f in self.files}
+        self.labels = [labels[f.relative_to(self.root).as_posix()] for f in self.files]
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def __getitem__(self, i: int):
+        return latents(self.files[i]), self.labels[i]
+
+
+def pooled(tensor: torch.Tensor) -> np.ndarray:
+    """Mean absolute value and mean of each latent channel: a tiny fixed-length feature."""
+    return torch.cat([tensor.abs().mean((1, 2)), tensor.mean((1, 2))]).numpy()

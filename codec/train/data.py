@@ -1,0 +1,66 @@
+"""Training images: random crops, mapped to the linear mode's KLT channels.
+
+The split is fixed by file name (every 16th file, sorted, is validation), so training
+never sees the validation images and reruns use the same split. Kodak is not read here.
+"""
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+__all__ = ["ImageSet", "load_split"]
+
+_SUFFIXES = (".png", ".jpg", ".jpeg")
+VALIDATION_EVERY = 16
+
+
+def load_split(data_dir) -> tuple[list[Path], list[Path]]:
+    files = sorted(p for p in Path(data_dir).rglob("*") if p.suffix.lower() in _SUFFIXES)
+    if not files:
+        raise FileNotFoundError(f"no .png/.jpg images under {data_dir}")
+    val = files[::VALIDATION_EVERY]
+    train = [f for i, f in enumerate(files) if i % VALIDATION_EVERY]
+    return train, val
+
+
+def _read(path: Path) -> np.ndarray:
+    from PIL import Image
+
+    with Image.open(path) as im:
+        return np.asarray(im.convert("RGB"), dtype=np.uint8)
+
+
+class ImageSet:
+    """Images held in memory as uint8; ``batch`` cuts crops and transforms them."""
+
+    def __init__(self, files, crop: int, model):
+        self.images = [a for a in (_read(f) for f in files) if min(a.shape[:2]) >= crop]
+        if not self.images:
+            raise ValueError(f"no image is at least {crop}x{crop}")
+        self.crop, self.model = crop, model
+
+    def _klt(self, crop: np.ndarray) -> np.ndarray:
+        from codec.modes.linear import analyse
+
+        x = crop.transpose(2, 0, 1).astype(np.float32) - np.float32(127.5)
+        return analyse(np.ascontiguousarray(x), self.model, "rgb")
+
+    def batch(self, rng: np.random.Generator, size: int) -> torch.Tensor:
+        out = []
+        for i in rng.integers(0, len(self.images), size):
+            a = self.images[i]
+            top = rng.integers(0, a.shape[0] - self.crop + 1)
+            left = rng.integers(0, a.shape[1] - self.crop + 1)
+            c = a[top:top + self.crop, left:left + self.crop]
+            if rng.random() < 0.5:
+                c = c[:, ::-1]
+            out.append(self._klt(c))
+        return torch.from_numpy(np.stack(out))
+
+    def centre_crops(self) -> torch.Tensor:
+        out = []
+        for a in self.images:
+            top, left = (a.shape[0] - self.crop) // 2, (a.shape[1] - self.crop) // 2
+            out.append(self._klt(a[top:top + self.crop, left:left + self.crop]))
+        return torch.from_numpy(np.stack(out))
