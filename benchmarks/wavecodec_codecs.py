@@ -35,8 +35,6 @@ class WaveCodecMode(Adapter):
 
     def __init__(self, mode: str | None):
         self.mode = mode
-        if mode == "learned":  # its quality is linear in the gain-unit level: 1..100 spans 0.1-3 bpp
-            self.qualities = (1, 8, 16, 24, 32, 40, 48, 56, 64, 72)
         self.name = f"wavecodec-{mode}" if mode else "wavecodec"
         self.description = f"WaveCodec, {mode} mode" if mode else "WaveCodec"
 

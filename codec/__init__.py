@@ -17,9 +17,10 @@ from codec.errors import FormatError, InputError, OutputError, WaveCodecError
 
 
 def latents(image_or_file, quality: int = DEFAULT_QUALITY):
-    """Learned-mode latents (K, H/8, W/8) as a torch tensor, without running the decoder.
+    """Latents (192, H/8, W/8) of an RGB image file as a torch tensor, entropy decoding only.
 
-    Takes a learned-mode file (bytes or path) or an image (coded at ``quality`` first).
+    Takes a linear- or learned-mode file (bytes or path) or an RGB image (coded at
+    ``quality`` first). See ``codec.latent_dataset``.
     """
     from codec.latent_dataset import latents as _latents
 

@@ -22,6 +22,7 @@ __all__ = ["MODES", "encode", "encode_audio", "decode", "info", "complexity", "I
 MODES = ("linear", "learned")
 DEFAULT_QUALITY = 50
 _LINEAR_MODEL = "linear-v1"
+LEARNED_MODEL = "learned-v1"
 _DTYPES = {"uint8": 255.0, "uint16": 65535.0, "float32": None}
 _MAX_CHANNELS = 1024
 _BOUND_PARAMS = struct.Struct("<dd")  # --max-error as given, and the residual grid's bound
@@ -92,13 +93,15 @@ def _check_quality(quality) -> int:
 class _LinearImageEncoder:
     """Holds the transformed image so several steps can be tried (for --bpp)."""
 
-    def __init__(self, a: np.ndarray, layout: str):
+    def __init__(self, a: np.ndarray, layout: str, mode: str = "linear"):
         from codec.modes.linear import analyse, pad_multiple
         from codec.wavelets import pad_to_multiple
-        from codec.zoo import get_linear_model
+        from codec.zoo import get_learned_model, get_linear_model
 
-        self.array, self.layout = a, layout
+        self.array, self.layout, self.mode = a, layout, mode
         self.model = get_linear_model(_LINEAR_MODEL)
+        # The learned mode writes the linear mode's stream; its model is the decoder network.
+        self.named = get_learned_model(LEARNED_MODEL) if mode == "learned" else self.model
         self.lo, self.hi = _value_range(a)
         planes = a if a.ndim == 3 else a[:, :, None]
         multiple = pad_multiple(self.model)
@@ -127,15 +130,15 @@ class _LinearImageEncoder:
         a = self.array
         original = np.moveaxis(a, -1, 0).shape if self.layout == "CHW" else a.shape
         header = bitstream.Header(
-            mode="linear",
+            mode=self.mode,
             modality="image",
             dtype=a.dtype.name,
             shape=original,
             channels=a.shape[2] if a.ndim == 3 else 1,
             layout=self.layout if a.ndim == 3 else "HW",
             padded=self.padded_hw,
-            model=self.model.name,
-            model_hash=self.model.short_hash,
+            model=self.named.name,
+            model_hash=self.named.short_hash,
             quality=quality,
             step=step,
             params=_LINEAR_PARAMS.pack(self.model.levels, DC_LEVELS, THETA, self.lo, self.hi)
@@ -196,14 +199,13 @@ def encode(image, quality: int = DEFAULT_QUALITY, mode: str = "linear", bpp: flo
         layout = "HWC"
     a = _as_array(image)
     if mode == "learned":
-        from codec.learned_image import encode_learned
-
+        if a.ndim != 3 or a.shape[2] not in (3, 4):
+            channels = 1 if a.ndim == 2 else a.shape[2]
+            raise InputError(f"the learned mode codes RGB(A) images; this one has {channels} channel(s) "
+                             "(use --mode linear)")
         if max_error is not None:
             raise InputError("--max-error needs the linear mode")
-        if bpp is not None and not bpp > 0:
-            raise InputError(f"--bpp must be positive, got {bpp}")
-        return encode_learned(a, _value_range(a), q, bpp)
-    enc = _LinearImageEncoder(a, layout)
+    enc = _LinearImageEncoder(a, layout, mode)
     if max_error is not None:
         return _encode_bounded(enc, given, q, bpp, max_error)
     if bpp is not None:
@@ -326,17 +328,20 @@ def decode(data: bytes) -> np.ndarray:
     header, chunks = bitstream.unpack(data)
     if header.mode == "linear" and header.modality == "audio":
         return _decode_audio(header, chunks)
-    if header.mode == "learned":
-        from codec.learned_image import decode_learned
-
-        return decode_learned(header, chunks)
-    if header.mode != "linear" or header.modality != "image":
+    if header.mode not in ("linear", "learned") or header.modality != "image":
         raise FormatError(f"{header.mode}/{header.modality} files cannot be decoded by this version")
-    from codec.modes.linear import DC_LEVELS, decode_group, pad_multiple
+    from codec.modes.linear import DC_LEVELS, pad_multiple
     from codec.modes.linear_model import THETA
-    from codec.zoo import get_linear_model
+    from codec.zoo import get_learned_model, get_linear_model
 
-    model = get_linear_model(header.model, header.model_hash)
+    learned = None
+    if header.mode == "learned":
+        learned = get_learned_model(header.model, header.model_hash)
+        if header.channels not in (3, 4):
+            raise FormatError("learned-mode files hold RGB(A) images")
+    model = get_linear_model(_LINEAR_MODEL) if learned else get_linear_model(header.model, header.model_hash)
+    if learned and learned.meta.get("linear_sha256", model.sha256) != model.sha256:
+        raise FormatError(f"model {learned.name} was trained for other linear-mode weights")
     spectral_bytes = SpectralKLT.size(header.channels) if header.channels >= MIN_CHANNELS else 0
     bounded = len(chunks) == len(_groups(header.channels)) + 1
     bound_bytes = _BOUND_PARAMS.size if bounded else 0
@@ -362,7 +367,7 @@ def decode(data: bytes) -> np.ndarray:
         raise FormatError("a max-error layer is only valid for float32 data")
     out = np.empty((height, width, header.channels), np.float32)
     for (group, first, count), chunk in zip(groups, chunks):
-        x = decode_group(chunk, (count, *header.padded), header.step, model, group)
+        x = _decode_group(chunk, (count, *header.padded), header.step, model, group, learned)
         out[:, :, first:first + count] = x[:, :height, :width].transpose(1, 2, 0)
     if spectral_bytes:
         spectral = SpectralKLT.unpack(header.params[_LINEAR_PARAMS.size:_LINEAR_PARAMS.size + spectral_bytes],
@@ -389,6 +394,35 @@ def decode(data: bytes) -> np.ndarray:
     return np.ascontiguousarray(np.moveaxis(out, -1, 0)) if header.layout == "CHW" else out.reshape(header.shape)
 
 
+def _decode_group(chunk, shape, step, model, group, learned) -> np.ndarray:
+    """One channel group back to samples; the learned network corrects RGB groups."""
+    from codec.modes.linear import _inverse, decode_klt
+
+    y = decode_klt(chunk, shape, step, model, group)
+    if learned is not None and group == "rgb":
+        from codec.modes.learned import synthesise
+
+        y = synthesise(y, step, learned)
+    return _inverse(y, model, group)
+
+
+def latents(data: bytes):
+    """The dequantised KLT channels (192, H'/8, W'/8) of an RGB file's colour group, as a
+    torch tensor: entropy decoding only (H', W': the size padded to multiples of 64)."""
+    import torch
+
+    from codec.modes.linear import decode_klt
+    from codec.zoo import get_linear_model
+
+    header, chunks = bitstream.unpack(data)
+    if header.modality != "image" or header.mode not in ("linear", "learned") or header.channels not in (3, 4):
+        raise InputError("latents exist for RGB(A) image files of the linear or learned mode")
+    model = get_linear_model(_LINEAR_MODEL)
+    if header.padded != tuple(-(-s // 64) * 64 for s in header.shape[:2]) or not header.step > 0:
+        raise FormatError("invalid padded size or step")
+    return torch.from_numpy(decode_klt(chunks[0], (3, *header.padded), header.step, model, "rgb"))
+
+
 def info(data: bytes) -> Info:
     """The header of a WaveCodec file, verified, with every field in printable form."""
     header = bitstream.read_header(data)
@@ -412,7 +446,7 @@ def info(data: bytes) -> Info:
         fields.append(("duration", f"{seconds:.3f} s"))
         total = int(dict(fields)["total size"].split()[0])
         fields.append(("bitrate", f"{total * 8 / seconds / 1000:.3f} kb/s"))
-    elif header.mode == "linear" and len(header.params) >= _LINEAR_PARAMS.size:
+    elif header.mode in ("linear", "learned") and len(header.params) >= _LINEAR_PARAMS.size:
         levels, dc_levels, theta, lo, hi = _LINEAR_PARAMS.unpack(header.params[:_LINEAR_PARAMS.size])
         klt = SpectralKLT.size(header.channels) if header.channels >= MIN_CHANNELS else 0
         readable = (f"levels {levels}, dc levels {dc_levels}, theta {theta:.3g}, "
@@ -434,6 +468,27 @@ def complexity(mode: str = "linear") -> dict:
     """
     if mode not in MODES:
         raise InputError(f"unknown mode {mode!r}; available: {', '.join(MODES)}")
+    linear = _linear_complexity()
+    if mode == "linear":
+        return linear
+    return _learned_complexity(linear)
+
+
+def _learned_complexity(linear: dict) -> dict:
+    """The linear mode's costs plus the decoder network's, counted from its layer shapes."""
+    from codec.models.learned import cost
+    from codec.zoo import get_learned_model
+
+    net = cost(get_learned_model(LEARNED_MODEL).decoder())
+    decode = linear["macs_per_pixel"] + net["macs_per_pixel"]
+    return {"macs_per_pixel": round(decode), "encode_macs_per_pixel": linear["macs_per_pixel"],
+            "parameters": linear["parameters"] + net["parameters"],
+            "detail": f"encode {linear['macs_per_pixel']} MACs/pixel (the linear mode's); decode {decode:.0f} "
+                      f"(decoder network {net['macs_per_pixel']:.0f}, inverse KLT+WPT {linear['macs_per_pixel']}); "
+                      f"network {net['parameters']} parameters"}
+
+
+def _linear_complexity() -> dict:
     import pywt
 
     from codec.modes.linear import DC_LEVELS

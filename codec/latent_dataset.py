@@ -1,8 +1,10 @@
-"""Learning on compressed data: the learned mode's latents without running its decoder.
+"""Learning on compressed data: the latents of RGB files without running any decoder.
 
-``latents`` gives the dequantised latents (K, H/8, W/8) of an image or a file (H, W
-padded up to multiples of 32); ``LatentFolder`` serves a folder of ``.wlc`` files as a
-``torch.utils.data.Dataset``, entropy decoding each file and nothing more.
+The latents are the dequantised KLT channels (K = 192, H/8, W/8; H, W padded up to
+multiples of 64) that the learned mode's network starts from; linear- and learned-mode
+files carry the same stream, so both have them. ``latents`` gets them from an image or a
+file; ``LatentFolder`` serves a folder of ``.wlc`` files as a ``torch.utils.data.Dataset``,
+entropy decoding each file and nothing more.
 """
 
 from pathlib import Path
@@ -16,9 +18,9 @@ __all__ = ["latents", "LatentFolder"]
 
 
 def latents(image_or_file, quality: int = 50) -> torch.Tensor:
-    """Latents of a learned-mode file (bytes or path), or of an image coded at ``quality``."""
+    """Latents of a file (bytes or path), or of an image coded at ``quality``."""
     from codec.api import encode
-    from codec.learned_image import latents as file_latents
+    from codec.api import latents as file_latents
 
     if isinstance(image_or_file, (bytes, bytearray, memoryview)):
         return file_latents(bytes(image_or_file))
@@ -27,7 +29,7 @@ def latents(image_or_file, quality: int = 50) -> torch.Tensor:
         if not path.is_file():
             raise InputError(f"{path}: no such file")
         return file_latents(path.read_bytes())
-    return file_latents(encode(image_or_file, quality=quality, mode="learned"))
+    return file_latents(encode(image_or_file, quality=quality))
 
 
 class LatentFolder(torch.utils.data.Dataset):

@@ -29,8 +29,8 @@ MODELS = {
     ),
     "learned-v1": ModelEntry(
         file="learned-v1.npz",
-        sha256="a0c7a97b868c6f98c92508c8b9847d87cd87e2b2cc8ad780ec7db462d0d3806a",
-        made_by="wavecodec train --data ../shared/data/images/train --out runs/learned-v1 --preset cpu",
+        sha256="51d3beb8f22a0796820f52137155489230244905b4ae4f61fe634460329574ed",
+        made_by="wavecodec train --data ../shared/data/images/train --out runs/learned-v1 --preset cpu; cp runs/learned-v1/learned.npz codec/data/learned-v1.npz",
     ),
 }
 

@@ -1,10 +1,10 @@
-"""Learned entropy models: a factorised density for the hyper-latents and a Gaussian
-conditional for the latents (after Ballé et al. 2018), written here because compressai
-cannot be imported without torchvision, which the CPU install story leaves out.
+"""A learned entropy bottleneck: the factorised density of Ballé et al. 2018, written here
+because compressai cannot be imported without torchvision, which the CPU install story
+leaves out.
 
-Training uses their continuous likelihoods of noisy values; coding uses integer tables
-built from them once (``factorized_tables``, ``gaussian_tables``), so the bitstream never
-depends on floating point.
+Training uses its continuous likelihood of noisy values; coding uses integer tables built
+from it once (``FactorizedDensity.tables``), so the bitstream never depends on floating
+point.
 """
 
 import math
@@ -14,19 +14,12 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from codec.entropy.tables import gaussian_table_family, quantize_pmf
+from codec.entropy.tables import quantize_pmf
 
-__all__ = ["FactorizedDensity", "gaussian_likelihood", "SIGMA_MIN", "N_SIGMAS", "sigma_levels",
-           "gaussian_tables", "LIKELIHOOD_FLOOR"]
+__all__ = ["FactorizedDensity", "LIKELIHOOD_FLOOR", "TABLE_PRECISION"]
 
 LIKELIHOOD_FLOOR = 1e-9
-SIGMA_MIN = 0.11          # below this a Gaussian is all in one bin at any mean offset
-N_SIGMAS = 64             # quarter-octave table family: 0.11 .. ~5000
 TABLE_PRECISION = 20
-
-
-def sigma_levels() -> np.ndarray:
-    return SIGMA_MIN * 2.0 ** (np.arange(N_SIGMAS) / 4.0)
 
 
 class FactorizedDensity(nn.Module):
@@ -86,21 +79,3 @@ class FactorizedDensity(nn.Module):
             freqs.append(quantize_pmf(np.append(pmf[ch], tail), TABLE_PRECISION))
             offsets.append(int(medians[ch]) - radius)
         return np.stack(freqs), np.array(offsets, np.int64)
-
-
-def gaussian_likelihood(residual: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
-    """Likelihood of a unit bin around ``residual`` (= value - mean) for N(0, sigma)."""
-    sigma = sigma.clamp_min(SIGMA_MIN)
-    r = torch.abs(residual)
-    upper = torch.special.ndtr((0.5 - r) / sigma)
-    lower = torch.special.ndtr((-0.5 - r) / sigma)
-    return (upper - lower).clamp_min(LIKELIHOOD_FLOOR)
-
-
-def gaussian_tables() -> list[np.ndarray]:
-    """One integer table per sigma level; widths grow with sigma (escape beyond)."""
-    out = []
-    for s in sigma_levels():
-        max_symbol = int(min(max(math.ceil(8 * s) + 2, 4), 20000))
-        out.append(gaussian_table_family([s], max_symbol, TABLE_PRECISION)[0])
-    return out

@@ -277,6 +277,11 @@ def encode_group(y: np.ndarray, step: float, model: LinearModel, group: str) -> 
 
 def decode_group(data: bytes, shape, step: float, model: LinearModel, group: str) -> np.ndarray:
     """Inverse of encode_group: float32 (C, H, W) for the padded shape."""
+    return _inverse(decode_klt(data, shape, step, model, group), model, group)
+
+
+def decode_klt(data: bytes, shape, step: float, model: LinearModel, group: str) -> np.ndarray:
+    """The dequantised KLT channels (K, H/2**J, W/2**J) of a group: entropy decoding only."""
     c, height, width = shape
     levels = model.levels
     k, h, w = c * 4**levels, height >> levels, width >> levels
@@ -319,4 +324,4 @@ def decode_group(data: bytes, shape, step: float, model: LinearModel, group: str
     dec.finish()
     if n_dc:
         y[:n_dc] = _dc_merge(dc, model)
-    return _inverse(y, model, group)
+    return y

@@ -1,4 +1,5 @@
-"""Training images: random crops, mapped to the linear mode's KLT channels.
+"""Training images: random crops, mapped to the linear mode's KLT channels, and the same
+channels after a real linear-mode encode and entropy decode at a given step.
 
 The split is fixed by file name (every 16th file, sorted, is validation), so training
 never sees the validation images and reruns use the same split. Kodak is not read here.
@@ -46,21 +47,31 @@ class ImageSet:
         x = crop.transpose(2, 0, 1).astype(np.float32) - np.float32(127.5)
         return analyse(np.ascontiguousarray(x), self.model, "rgb")
 
-    def batch(self, rng: np.random.Generator, size: int) -> torch.Tensor:
-        out = []
-        for i in rng.integers(0, len(self.images), size):
+    def _pair(self, crop: np.ndarray, step: float) -> tuple[np.ndarray, np.ndarray]:
+        """(original KLT channels, what the linear mode's decoder gets back at ``step``)."""
+        from codec.modes.linear import decode_klt, encode_group
+
+        y0 = self._klt(crop)
+        data = encode_group(y0.copy(), step, self.model, "rgb")
+        return y0, decode_klt(data, (3, self.crop, self.crop), step, self.model, "rgb")
+
+    def batch(self, rng: np.random.Generator, steps: np.ndarray):
+        """Random crops (flipped half the time), one per step: (y0, y_hat) tensors."""
+        pairs = []
+        for step, i in zip(steps, rng.integers(0, len(self.images), len(steps))):
             a = self.images[i]
             top = rng.integers(0, a.shape[0] - self.crop + 1)
             left = rng.integers(0, a.shape[1] - self.crop + 1)
             c = a[top:top + self.crop, left:left + self.crop]
             if rng.random() < 0.5:
                 c = c[:, ::-1]
-            out.append(self._klt(c))
-        return torch.from_numpy(np.stack(out))
+            pairs.append(self._pair(np.ascontiguousarray(c), float(step)))
+        return tuple(torch.from_numpy(np.stack(t)) for t in zip(*pairs))
 
-    def centre_crops(self) -> torch.Tensor:
-        out = []
+    def centre_crops(self, step: float):
+        """The centre crop of every image at one step: (y0, y_hat) tensors."""
+        pairs = []
         for a in self.images:
             top, left = (a.shape[0] - self.crop) // 2, (a.shape[1] - self.crop) // 2
-            out.append(self._klt(a[top:top + self.crop, left:left + self.crop]))
-        return torch.from_numpy(np.stack(out))
+            pairs.append(self._pair(np.ascontiguousarray(a[top:top + self.crop, left:left + self.crop]), step))
+        return tuple(torch.from_numpy(np.stack(t)) for t in zip(*pairs))
