@@ -191,7 +191,9 @@ def _read_pt(data: bytes, what: str) -> list[Tensor]:
     try:
         obj = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else "unpickling refused"
+        lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+        first = next((ln for ln in lines if "Unsupported" in ln or "WeightsUnpickler" in ln),
+                     lines[0] if lines else "unpickling refused")
         raise InputError(f"{what}: .pt holds Python objects or code that weights_only loading refuses "
                          f"({first[:200]})") from None
     except Exception as exc:

@@ -55,6 +55,8 @@ def encode_features(tensors: list[Tensor], pipeline: Pipeline, profile=None, bot
 
     tensors = _check_all(list(tensors), "input")
     p = replace(pipeline, from_profile=profile is not None and pipeline.transform != "learned")
+    if p.from_profile:
+        profile.check(p)
     if p.transform == "learned" and bottleneck is None:
         raise InputError("--transform learned needs a bottleneck model (--model FILE)")
     if p.quant == "lossless":
