@@ -39,7 +39,7 @@ def as_tensors(tensors) -> list:
         if a.dtype == object or a.dtype.name not in ("float32", "float16"):
             raise InputError(f"tensor {name!r}: dtype {a.dtype} is not supported; use float32 or float16 "
                              "(bfloat16 as a torch tensor)")
-        out.append(Tensor(name, a.dtype.name, np.ascontiguousarray(a)))
+        out.append(Tensor(name, a.dtype.name, a.astype(a.dtype, order="C")))  # 0-d stays 0-d
     return out
 
 

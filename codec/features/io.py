@@ -164,7 +164,7 @@ def _read_npy(data: bytes, what: str) -> Tensor:
         a = np.load(io.BytesIO(data), allow_pickle=False)
     except Exception as exc:
         raise InputError(f"{what}: not a readable .npy file ({exc})") from None
-    a = np.ascontiguousarray(a, dtype=dtype.newbyteorder("="))
+    a = a.astype(dtype.newbyteorder("="), order="C")  # (ascontiguousarray would make 0-d arrays 1-d)
     return Tensor(SINGLE_NAME, a.dtype.name, a)
 
 
