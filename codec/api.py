@@ -316,6 +316,8 @@ def decode(data: bytes) -> np.ndarray:
     ``info(data).header.sample_rate``).
     """
     header, chunks = bitstream.unpack(data)
+    if header.mode == "features":  # named tensors: codec/features
+        raise InputError("this is a features-mode file (named tensors): use codec.decode_features(data)")
     if header.mode == "linear" and header.modality == "audio":
         return _decode_audio(header, chunks)
     if header.mode != "linear" or header.modality != "image":

@@ -31,9 +31,9 @@ def test_quality_trades_rate_for_error_monotonically():
 
 
 @pytest.mark.parametrize("options", [
-    dict(norm="none", bits=8), dict(norm="channel", transform="klt"), dict(transform="wpt", levels=2),
-    dict(clip=("percentile", 1.0)), dict(clip=("sigma", 3.0), norm="channel"), dict(clip=("fixed", 0.0, 4.0)),
-    dict(channels_last=True, transform="wpt", levels=1),
+    {"norm": "none", "bits": 8}, {"norm": "channel", "transform": "klt"}, {"transform": "wpt", "levels": 2},
+    {"clip": ("percentile", 1.0)}, {"clip": ("sigma", 3.0), "norm": "channel"}, {"clip": ("fixed", 0.0, 4.0)},
+    {"channels_last": True, "transform": "wpt", "levels": 1},
 ])
 def test_every_stage_round_trips_shape_and_dtype(options):
     x = relu_features((2, 6, 10, 12))
@@ -189,7 +189,7 @@ def test_profile_removes_side_information_and_must_match(tmp_path):
     p = Pipeline(norm="channel", transform="klt", clip="sigma", clip_a=4.0)
     profile = load_profile(calibrate(calib, p))
     x = relu_features((1, 16, 4, 4), seed=9)
-    settings_ = dict(norm="channel", transform="klt", clip=("sigma", 4.0))
+    settings_ = {"norm": "channel", "transform": "klt", "clip": ("sigma", 4.0)}
     with_profile = codec.encode_features({"f": x}, profile=profile, **settings_)
     alone = codec.encode_features({"f": x}, **settings_)
     assert len(with_profile) < len(alone) - 16 * 17 * 4  # the KLT alone is 1088 bytes
@@ -209,7 +209,11 @@ def test_profile_removes_side_information_and_must_match(tmp_path):
 def test_learned_bottleneck_round_trip_and_model_check():
     torch = pytest.importorskip("torch")
     torch.set_num_threads(1)
-    from codec.features.bottleneck import BottleneckConfig, load_bottleneck, train_bottleneck
+    from codec.features.bottleneck import (
+        BottleneckConfig,
+        load_bottleneck,
+        train_bottleneck,
+    )
 
     x = relu_features((64, 8, 4, 4))
     b = train_bottleneck(x, BottleneckConfig(8, 2, 16), beta=0.1, steps=60)

@@ -114,7 +114,7 @@ def test_pt_refusals(obj, message, capsys):
 def run_cli(*args, cwd):
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
     return subprocess.run([sys.executable, "-c", "from codec.cli import main; main()", *args], cwd=cwd,
-                          capture_output=True, text=True, env=env)
+                          capture_output=True, text=True, env=env, check=False)
 
 
 def test_cli_round_trip_lossless_profile_and_errors(tmp_path):

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from codec.errors import InputError
 
-__all__ = ["encode_features", "decode_features", "as_tensors"]
+__all__ = ["as_tensors", "decode_features", "encode_features"]
 
 
 def as_tensors(tensors) -> list:

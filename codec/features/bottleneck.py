@@ -10,7 +10,7 @@ for the unchanged rest of the network::
     y --round--> integers --one integer table per latent channel--> range coder
     integers --conv3x3 - ReLU - [resize to H x W] - conv3x3 - ReLU - conv3x3--> features
 
-Training minimises  feature MSE (normalised) + alpha * KL(tail(decoded) || tail(features))
+Training minimises  w * feature MSE (normalised) + alpha * KL(tail(features) || tail(decoded))
 + beta * rate  (bits per feature value), the KL term only when the network's tail is given.
 Uniform noise stands in for rounding while training. The integer tables are built once after
 training and saved with the weights, so coding never depends on floating point.
@@ -31,7 +31,7 @@ from codec.entropy import Decoder, Encoder, Table, quantize_pmf
 from codec.errors import InputError
 from codec.models.entropy_models import TABLE_PRECISION, FactorizedDensity
 
-__all__ = ["BottleneckConfig", "Bottleneck", "train_bottleneck", "load_bottleneck"]
+__all__ = ["Bottleneck", "BottleneckConfig", "load_bottleneck", "train_bottleneck"]
 
 _RADIUS = 64
 
@@ -172,13 +172,13 @@ def load_bottleneck(raw: bytes, what: str = "model") -> Bottleneck:
         return Bottleneck(net, freqs, offsets, bytes(raw))
     except InputError:
         raise
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - any failure to parse untrusted bytes is a refusal
         raise InputError(f"{what}: not a WaveCodec feature bottleneck ({type(exc).__name__}: {str(exc)[:200]})") from None
 
 
 def train_bottleneck(features: np.ndarray, cfg: BottleneckConfig, beta: float, steps: int = 2000,
                      batch: int = 64, lr: float = 1e-3, seed: int = 0, tail=None, alpha: float = 1.0,
-                     log=None) -> Bottleneck:
+                     feature_weight: float = 1.0, log=None) -> Bottleneck:
     """Train on features (N, C, H, W); ``tail`` (frozen torch module: features -> logits) adds
     the distillation term. Returns the bottleneck with its tables built."""
     _as_nchw(features.shape, cfg)
@@ -202,7 +202,7 @@ def train_bottleneck(features: np.ndarray, cfg: BottleneckConfig, beta: float, s
         y_noisy = y + torch.empty_like(y).uniform_(-0.5, 0.5)
         x_hat = net.decode(y_noisy, x.shape[-2:])
         bits = -torch.log2(net.density.likelihood(y_noisy)).sum() / (batch * values)
-        loss = F.mse_loss(x_hat / std, x / std) + beta * bits
+        loss = feature_weight * F.mse_loss(x_hat / std, x / std) + beta * bits
         if tail is not None:
             with torch.no_grad():
                 teacher = F.log_softmax(tail(x), dim=1)

@@ -118,6 +118,6 @@ def load_profile(raw: bytes, what: str = "profile") -> Profile:
             raise KeyError("config")
     except (FormatError, InputError):
         raise
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - any failure to parse untrusted bytes is a refusal
         raise InputError(f"{what}: not a WaveCodec calibration profile ({type(exc).__name__}: {exc})") from None
     return Profile(config, entries, bytes(raw))

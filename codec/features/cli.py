@@ -13,8 +13,15 @@ from pathlib import Path
 
 import click
 
-__all__ = ["encode_options", "decode_options", "is_features", "encode_file", "decode_file",
-           "calibrate_cmd", "train_features_cmd"]
+__all__ = [
+    "calibrate_cmd",
+    "decode_file",
+    "decode_options",
+    "encode_file",
+    "encode_options",
+    "is_features",
+    "train_features_cmd",
+]
 
 _NORMS = ("none", "global", "channel")
 _TRANSFORMS = ("none", "klt", "wpt", "learned")
@@ -85,7 +92,7 @@ def is_features(data: bytes) -> bool:
 
     try:
         return bitstream.looks_like_wlc(data) and bitstream.read_header(data).mode == "features"
-    except Exception:
+    except Exception:  # noqa: BLE001 - not a readable header: the image/audio path reports it
         return False
 
 

@@ -26,7 +26,7 @@ import numpy as np
 from codec.entropy import Decoder, Encoder, Table, laplace_table_family, quantize_pmf
 from codec.errors import FormatError
 
-__all__ = ["encode_groups", "decode_groups", "encode_bits16", "decode_bits16", "N_SCALES"]
+__all__ = ["N_SCALES", "decode_bits16", "decode_groups", "encode_bits16", "encode_groups"]
 
 N_SCALES = 64
 _PRECISION = 20

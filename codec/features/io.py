@@ -21,7 +21,7 @@ import numpy as np
 from codec.bitstream import MAX_NDIM, MAX_SAMPLES
 from codec.errors import InputError
 
-__all__ = ["DTYPES", "Tensor", "read_tensors", "write_tensors", "FORMATS", "format_of_suffix", "MAX_TENSORS"]
+__all__ = ["DTYPES", "FORMATS", "MAX_TENSORS", "Tensor", "format_of_suffix", "read_tensors", "write_tensors"]
 
 DTYPES = ("float32", "float16", "bfloat16")
 FORMATS = ("npy", "pt", "safetensors")
@@ -67,7 +67,7 @@ class Tensor:
         return self.array if self.dtype == "bfloat16" else self.array.view(np.uint16)
 
     @classmethod
-    def from_values(cls, name: str, dtype: str, x: np.ndarray) -> "Tensor":
+    def from_values(cls, name: str, dtype: str, x: np.ndarray) -> Tensor:
         """Round float values to ``dtype`` (to nearest, ties to even, as torch does)."""
         x = np.asarray(x, np.float32)
         if dtype == "bfloat16":
@@ -79,7 +79,7 @@ class Tensor:
         return cls(name, dtype, x.astype(dtype))
 
     @classmethod
-    def from_bits16(cls, name: str, dtype: str, bits: np.ndarray) -> "Tensor":
+    def from_bits16(cls, name: str, dtype: str, bits: np.ndarray) -> Tensor:
         bits = np.asarray(bits, np.uint16)
         return cls(name, dtype, bits if dtype == "bfloat16" else bits.view(np.float16))
 
@@ -144,9 +144,9 @@ def _read_npy(data: bytes, what: str) -> Tensor:
     try:
         version = np.lib.format.read_magic(f)
         if version == (1, 0):
-            shape, fortran, dtype = np.lib.format.read_array_header_1_0(f)
+            shape, _fortran, dtype = np.lib.format.read_array_header_1_0(f)
         elif version in ((2, 0), (3, 0)):
-            shape, fortran, dtype = np.lib.format.read_array_header_2_0(f)
+            shape, _fortran, dtype = np.lib.format.read_array_header_2_0(f)
         else:
             raise ValueError(f"unsupported .npy version {version}")
     except (ValueError, SyntaxError) as exc:
@@ -162,7 +162,7 @@ def _read_npy(data: bytes, what: str) -> Tensor:
                          f"holds {len(data) - f.tell()}")
     try:
         a = np.load(io.BytesIO(data), allow_pickle=False)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - any failure to parse untrusted bytes is a refusal
         raise InputError(f"{what}: not a readable .npy file ({exc})") from None
     a = a.astype(dtype.newbyteorder("="), order="C")  # (ascontiguousarray would make 0-d arrays 1-d)
     return Tensor(SINGLE_NAME, a.dtype.name, a)
@@ -196,7 +196,7 @@ def _read_pt(data: bytes, what: str) -> list[Tensor]:
                      lines[0] if lines else "unpickling refused")
         raise InputError(f"{what}: .pt holds Python objects or code that weights_only loading refuses "
                          f"({first[:200]})") from None
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - any failure to parse untrusted bytes is a refusal
         raise InputError(f"{what}: not a readable .pt file ({type(exc).__name__}: {str(exc)[:200]})") from None
     if isinstance(obj, torch.Tensor):
         return [_from_torch(obj, SINGLE_NAME, what)]

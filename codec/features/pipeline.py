@@ -32,8 +32,20 @@ import numpy as np
 from codec.errors import FormatError, InputError
 from codec.modes.spectral import SpectralKLT
 
-__all__ = ["Pipeline", "TensorStats", "CLIPS", "NORMS", "TRANSFORMS", "QUANTS", "quality_to_step",
-           "channel_axis", "fit_stats", "forward", "inverse", "group_sizes"]
+__all__ = [
+    "CLIPS",
+    "NORMS",
+    "QUANTS",
+    "TRANSFORMS",
+    "Pipeline",
+    "TensorStats",
+    "channel_axis",
+    "fit_stats",
+    "forward",
+    "group_sizes",
+    "inverse",
+    "quality_to_step",
+]
 
 CLIPS = ("none", "fixed", "percentile", "sigma")
 NORMS = ("none", "global", "channel")
@@ -106,7 +118,7 @@ class Pipeline:
                             self.max_error, self.bound)
 
     @classmethod
-    def unpack(cls, data: bytes, quality: int) -> "Pipeline":
+    def unpack(cls, data: bytes, quality: int) -> Pipeline:
         if len(data) != _PARAMS.size:
             raise FormatError(f"features-mode params have {len(data)} bytes, expected {_PARAMS.size}")
         clip, a, b, norm, transform, levels, quant, bits, last, profile, max_error, bound = _PARAMS.unpack(data)

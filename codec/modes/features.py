@@ -22,9 +22,16 @@ from codec.entropy import Decoder, Encoder
 from codec.errors import FormatError, InputError
 from codec.features import coding
 from codec.features.io import MAX_TENSORS, Tensor
-from codec.features.pipeline import Pipeline, TensorStats, fit_stats, forward, group_sizes, inverse
+from codec.features.pipeline import (
+    Pipeline,
+    TensorStats,
+    fit_stats,
+    forward,
+    group_sizes,
+    inverse,
+)
 
-__all__ = ["encode_features", "decode_features", "describe_params"]
+__all__ = ["decode_features", "describe_params", "encode_features"]
 
 _16BIT = ("float16", "bfloat16")
 
