@@ -314,13 +314,13 @@ def plot(res: dict, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
-    for name, c in res["curves"].items():
+    for i, (name, c) in enumerate(res["curves"].items()):
         r = c["results"]
         order = np.argsort(r["bytes_per_sample"])
         x = np.array(r["bytes_per_sample"])[order]
-        axes[0].plot(x, np.array(r["top1_agreement"])[order], "o-", label=name)
+        axes[0].plot(x, np.array(r["top1_agreement"])[order], "o-", color=f"C{i}", label=name)
         if not name.startswith(("jpeg", "webp")):
-            axes[1].plot(x, np.array(r["feature_psnr"])[order], "o-", label=name)
+            axes[1].plot(x, np.array(r["feature_psnr"])[order], "o-", color=f"C{i}", label=name)
     for ax, label in zip(axes, ("top-1 agreement (%)", "feature PSNR (dB)")):
         ax.set_xscale("log")
         ax.set_xlabel("bytes per sample (batch of 360)")
@@ -328,6 +328,7 @@ def plot(res: dict, path: Path) -> None:
         ax.grid(True, which="both", alpha=0.3)
     axes[0].set_ylim(80, 100.5)
     axes[0].legend(fontsize=8)
+    axes[1].legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
 
