@@ -43,13 +43,18 @@ def as_tensors(tensors) -> list:
     return out
 
 
-def _load(obj, loader):
+def _load(obj, loader, what: str):
+    """A profile or model given as an object (returned as is), file bytes, or a path."""
     if obj is None or not isinstance(obj, (str, bytes)) and not hasattr(obj, "__fspath__"):
         return obj
+    if isinstance(obj, bytes):
+        return loader(obj, what)
     from pathlib import Path
 
-    raw = obj if isinstance(obj, bytes) else Path(obj).read_bytes()
-    return loader(raw, str(obj)[:80])
+    path = Path(obj)
+    if not path.is_file():
+        raise InputError(f"{obj}: no such {what} file")
+    return loader(path.read_bytes(), str(obj))
 
 
 def encode_features(tensors, quality: int = 50, bits: int | None = None, lossless: bool = False,
@@ -83,12 +88,12 @@ def encode_features(tensors, quality: int = 50, bits: int | None = None, lossles
                  max_error=float(max_error or 0.0))
     from codec.features.calibrate import load_profile
 
-    prof = _load(profile, load_profile)
+    prof = _load(profile, load_profile, "profile")
     bottleneck = None
     if transform == "learned":
         from codec.features.bottleneck import load_bottleneck
 
-        bottleneck = _load(model, load_bottleneck)
+        bottleneck = _load(model, load_bottleneck, "model")
     return encode(as_tensors(tensors), p, profile=prof, bottleneck=bottleneck)
 
 
@@ -104,8 +109,8 @@ def decode_features(data: bytes, profile=None, model=None, exact: bool = False):
     if header.model == "bottleneck":
         from codec.features.bottleneck import load_bottleneck
 
-        bottleneck = _load(model, load_bottleneck)
-    tensors = decode(data, profile=_load(profile, load_profile), bottleneck=bottleneck)
+        bottleneck = _load(model, load_bottleneck, "model")
+    tensors = decode(data, profile=_load(profile, load_profile, "profile"), bottleneck=bottleneck)
     if exact:
         return tensors
     return {t.name: (t.values() if t.dtype == "bfloat16" else t.array) for t in tensors}

@@ -81,12 +81,6 @@ def _parse_clip(spec: str):
     return None if kind == "none" else (kind, *values)
 
 
-def _read(path: str, what: str) -> bytes:
-    from codec.cli import _read_input
-
-    return _read_input(path) if path else None
-
-
 def is_features(data: bytes) -> bool:
     from codec import bitstream
 
@@ -109,7 +103,7 @@ def encode_file(src, out, quality, max_error, bpp, kbps, force, quiet, clip, nor
     start = time.perf_counter()
     stream = encode_features(tensors, quality=quality, bits=bits, lossless=lossless, clip=_parse_clip(clip),
                              norm=norm, transform=transform, levels=levels, channels_last=channels_last,
-                             max_error=max_error, profile=_read(profile, "profile"), model=_read(bottleneck, "model"))
+                             max_error=max_error, profile=profile, model=bottleneck)
     elapsed = time.perf_counter() - start
     _write_output(out, stream, force)
     if not quiet:
@@ -124,7 +118,7 @@ def decode_file(data, src, output, force, quiet, profile, bottleneck):
     from codec.features.io import SINGLE_NAME, format_of_suffix, write_tensors
 
     start = time.perf_counter()
-    tensors = decode_features(data, profile=_read(profile, "profile"), model=_read(bottleneck, "model"), exact=True)
+    tensors = decode_features(data, profile=profile, model=bottleneck, exact=True)
     elapsed = time.perf_counter() - start
     single = len(tensors) == 1 and tensors[0].name == SINGLE_NAME and tensors[0].dtype != "bfloat16"
     default = ".npy" if single else ".safetensors"

@@ -21,7 +21,8 @@ import numpy as np
 from codec.bitstream import MAX_NDIM, MAX_SAMPLES
 from codec.errors import InputError
 
-__all__ = ["DTYPES", "FORMATS", "MAX_TENSORS", "Tensor", "format_of_suffix", "read_tensors", "write_tensors"]
+__all__ = ["DTYPES", "FORMATS", "MAX_TENSORS", "Tensor", "check_tensors", "format_of_suffix", "read_tensors",
+           "write_tensors"]
 
 DTYPES = ("float32", "float16", "bfloat16")
 FORMATS = ("npy", "pt", "safetensors")
@@ -105,7 +106,7 @@ def check_shape(shape, name: str) -> None:
         raise InputError(f"tensor {name!r}: shape {tuple(shape)} exceeds the limit of 2**30 values")
 
 
-def _check_all(tensors: list[Tensor], what: str) -> list[Tensor]:
+def check_tensors(tensors: list[Tensor], what: str) -> list[Tensor]:
     if not tensors:
         raise InputError(f"{what}: holds no tensors")
     if len(tensors) > MAX_TENSORS:
@@ -136,7 +137,7 @@ def read_tensors(data: bytes, what: str = "input") -> list[Tensor]:
         raise InputError(f"{what}: a legacy (non-zip) pickle .pt file is refused; re-save it with torch.save")
     else:
         raise InputError(f"{what}: not a .npy, .pt or .safetensors file")
-    return _check_all(tensors, what)
+    return check_tensors(tensors, what)
 
 
 def _read_npy(data: bytes, what: str) -> Tensor:

@@ -57,10 +57,10 @@ def encode_features(tensors: list[Tensor], pipeline: Pipeline, profile=None, bot
     """Compress tensors with ``pipeline`` (see ``codec.features.pipeline``)."""
     from dataclasses import replace
 
-    from codec.features.io import _check_all
+    from codec.features.io import check_tensors
     from codec.modes.max_error import effective_bound
 
-    tensors = _check_all(list(tensors), "input")
+    tensors = check_tensors(list(tensors), "input")
     p = replace(pipeline, from_profile=profile is not None and pipeline.transform != "learned")
     if p.from_profile:
         profile.check(p)
