@@ -403,9 +403,10 @@ def info(data: bytes) -> Info:
         total = int(dict(fields)["total size"].split()[0])
         fields.append(("bitrate", f"{total * 8 / seconds / 1000:.3f} kb/s"))
     elif header.mode == "features":  # codec/modes/features.py
-        from codec.modes.features import describe_params
+        from codec.modes.features import describe_params, tensor_fields
 
         fields = [(k, describe_params(header) if k == "params" else v) for k, v in fields]
+        fields += tensor_fields(data, header)
     elif header.mode == "linear" and len(header.params) >= _LINEAR_PARAMS.size:
         levels, dc_levels, theta, lo, hi = _LINEAR_PARAMS.unpack(header.params[:_LINEAR_PARAMS.size])
         klt = SpectralKLT.size(header.channels) if header.channels >= MIN_CHANNELS else 0

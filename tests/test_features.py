@@ -226,5 +226,17 @@ def test_learned_bottleneck_round_trip_and_model_check():
         codec.decode_features(data)
     with pytest.raises(InputError, match="takes"):
         codec.encode_features({"f": x[:, :4]}, transform="learned", model=b)
-    with pytest.raises(InputError):
+    with pytest.raises(InputError, match="max-error"):
         codec.encode_features({"f": x}, transform="learned", model=b, max_error=0.1)
+    with pytest.raises(InputError, match="no clip"):
+        codec.encode_features({"f": x}, transform="learned", model=b, clip=("sigma", 3))
+
+
+def test_info_lists_the_tensors():
+    x = relu_features((2, 4, 3, 3))
+    for options in ({}, {"norm": "channel", "transform": "klt"}, {"lossless": True}):
+        tensors = {"a": x, "b.weight": x[0, 0]} if not options.get("lossless") else {"a": x.astype(np.float16)}
+        fields = dict(codec.info(codec.encode_features(tensors, **options)).fields)
+        assert fields["tensor 1"] == "a " + ("float16" if options.get("lossless") else "float32") + " 2 x 4 x 3 x 3"
+        if not options.get("lossless"):
+            assert fields["tensor 2"] == "b.weight float32 3 x 3"

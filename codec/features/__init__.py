@@ -77,6 +77,8 @@ def encode_features(tensors, quality: int = 50, bits: int | None = None, lossles
         a, b = (list(map(float, rest)) + [0.0, 0.0])[:2]
     if isinstance(quality, bool) or not isinstance(quality, (int, np.integer)):
         raise InputError(f"quality must be an integer in 1..100, got {quality!r}")
+    if transform == "learned" and norm == "global":
+        norm = "none"  # the default; the bottleneck normalises with its own statistics
     if lossless:
         quant, norm = "lossless", "none"
     else:

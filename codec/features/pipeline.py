@@ -102,6 +102,8 @@ class Pipeline:
             raise InputError("the lossless path takes no clip, normalisation or transform")
         if self.quant == "lossless" and self.max_error:
             raise InputError("--max-error and lossless cannot be combined")
+        if self.transform == "learned" and (self.clip, self.norm, self.quant) != ("none", "none", "quality"):
+            raise InputError("the learned bottleneck takes no clip, normalisation or --bits (it has its own scaling)")
         if self.max_error and self.transform == "learned":
             raise InputError("--max-error cannot be combined with the learned bottleneck")
         if not (math.isfinite(self.max_error) and self.max_error >= 0):

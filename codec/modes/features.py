@@ -31,7 +31,7 @@ from codec.features.pipeline import (
     inverse,
 )
 
-__all__ = ["decode_features", "describe_params", "encode_features"]
+__all__ = ["decode_features", "describe_params", "encode_features", "tensor_fields"]
 
 _16BIT = ("float16", "bfloat16")
 
@@ -232,3 +232,36 @@ def describe_params(header) -> str:
     if p.max_error:
         parts.append(f"max error {p.max_error:g} (grid bound {p.bound:.6g})")
     return ", ".join(parts) + f" ({len(header.params)} bytes)"
+
+
+
+def _stats_size(p: Pipeline, channels: int) -> int:
+    """Bytes of one tensor's statistics in the table."""
+    if p.quant == "lossless" or p.transform == "learned":
+        return 0
+    if p.from_profile:
+        return 4
+    norm = {"none": 0, "global": 8, "channel": 8 * channels}[p.norm]
+    return 12 + norm + (4 * channels * (channels + 1) if p.transform == "klt" else 0)
+
+
+def tensor_fields(data: bytes, header) -> list[tuple[str, str]]:
+    """("tensor i", "name dtype shape") for `wavecodec info`, from the tensor table (first 16)."""
+    if not header.chunk_lengths or len(data) < 10:
+        return []
+    start = 10 + struct.unpack_from("<I", data, 6)[0]
+    r = _Table(bytes(data[start:start + header.chunk_lengths[0]]))
+    out = []
+    try:
+        p = Pipeline.unpack(header.params, header.quality)
+        (count,) = r.take("I")
+        for i in range(min(count, 16)):
+            name, dtype, shape = _entry(r)
+            out.append((f"tensor {i + 1}", f"{name} {dtype} {' x '.join(map(str, shape)) or 'scalar'}"))
+            axis = _axis(shape, p)
+            r.take(f"{_stats_size(p, shape[axis] if axis is not None else 1)}s")
+        if count > 16:
+            out.append(("tensors", f"{count} in all"))
+    except (FormatError, InputError):
+        out.append(("tensor table", "unreadable (incomplete or corrupt)"))
+    return out
