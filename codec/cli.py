@@ -117,9 +117,7 @@ def _encode(src, output, quality, bpp, mode, layout, max_error, force, quiet, kb
 
     out = output or _default_output(src, ".wlc")
     if mode == "features":  # feature tensors: codec/features/cli.py
-        from codec.features.cli import encode_file
-
-        return encode_file(src, out, quality, max_error, bpp, kbps, force, quiet, **features)
+        return features_cli.encode_file(src, out, quality, max_error, bpp, kbps, force, quiet, **features)
     if src != "-" and Path(src).is_file():
         with open(src, "rb") as f:
             if looks_like_audio(f.read(12)):  # read by libsndfile from the path: held once
@@ -169,10 +167,8 @@ def _decode(src, output, force, quiet, **features):
     from codec.io.images import image_to_bytes
 
     data = _read_input(src)
-    from codec.features.cli import decode_file, is_features
-
-    if is_features(data):  # feature tensors: codec/features/cli.py
-        return decode_file(data, src, output, force, quiet, **features)
+    if features_cli.is_features(data):  # feature tensors: codec/features/cli.py
+        return features_cli.decode_file(data, src, output, force, quiet, **features)
     start = time.perf_counter()
     array = codec.decode(data)
     elapsed = time.perf_counter() - start
