@@ -29,6 +29,15 @@ def latents(image_or_file, quality: int = DEFAULT_QUALITY):
 
 __all__ = [
     "encode", "encode_audio", "decode", "info", "latents", "complexity", "Info", "MODES", "DEFAULT_QUALITY",
+    "encode_features", "decode_features",
     "WaveCodecError", "InputError", "FormatError", "OutputError",
 ]
 __version__ = "0.1.0"
+
+
+def __getattr__(name):  # feature coding loads only when used (keeps `import codec` light)
+    if name in ("encode_features", "decode_features"):
+        import codec.features
+
+        return getattr(codec.features, name)
+    raise AttributeError(f"module 'codec' has no attribute {name!r}")

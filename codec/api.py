@@ -326,6 +326,8 @@ def decode(data: bytes) -> np.ndarray:
     ``info(data).header.sample_rate``).
     """
     header, chunks = bitstream.unpack(data)
+    if header.mode == "features":  # named tensors: codec/features
+        raise InputError("this is a features-mode file (named tensors): use codec.decode_features(data)")
     if header.mode == "linear" and header.modality == "audio":
         return _decode_audio(header, chunks)
     if header.mode not in ("linear", "learned") or header.modality != "image":
@@ -446,6 +448,11 @@ def info(data: bytes) -> Info:
         fields.append(("duration", f"{seconds:.3f} s"))
         total = int(dict(fields)["total size"].split()[0])
         fields.append(("bitrate", f"{total * 8 / seconds / 1000:.3f} kb/s"))
+    elif header.mode == "features":  # codec/modes/features.py
+        from codec.modes.features import describe_params, tensor_fields
+
+        fields = [(k, describe_params(header) if k == "params" else v) for k, v in fields]
+        fields += tensor_fields(data, header)
     elif header.mode in ("linear", "learned") and len(header.params) >= _LINEAR_PARAMS.size:
         levels, dc_levels, theta, lo, hi = _LINEAR_PARAMS.unpack(header.params[:_LINEAR_PARAMS.size])
         klt = SpectralKLT.size(header.channels) if header.channels >= MIN_CHANNELS else 0

@@ -16,6 +16,7 @@ from pathlib import Path
 import click
 
 from codec.errors import EXIT_CODES, InputError, OutputError, WaveCodecError
+from codec.features import cli as features_cli
 
 __all__ = ["main", "encode_main", "decode_main", "cli"]
 
@@ -110,11 +111,13 @@ def _default_output(src: str, suffix: str) -> str:
     return "-" if src == "-" else str(Path(src).with_suffix(suffix))
 
 
-def _encode(src, output, quality, bpp, mode, layout, max_error, force, quiet, kbps=None):
+def _encode(src, output, quality, bpp, mode, layout, max_error, force, quiet, kbps=None, **features):
     import codec
     from codec.io.audio import looks_like_audio
 
     out = output or _default_output(src, ".wlc")
+    if mode == "features":  # feature tensors: codec/features/cli.py
+        return features_cli.encode_file(src, out, quality, max_error, bpp, kbps, force, quiet, **features)
     if src != "-" and Path(src).is_file():
         with open(src, "rb") as f:
             if looks_like_audio(f.read(12)):  # read by libsndfile from the path: held once
@@ -157,13 +160,15 @@ def _encode_audio(data, src, out, quality, bpp, max_error, force, quiet, kbps):
                    f"encode {elapsed:.3f} s", err=True)
 
 
-def _decode(src, output, force, quiet):
+def _decode(src, output, force, quiet, **features):
     import numpy as np
 
     import codec
     from codec.io.images import image_to_bytes
 
     data = _read_input(src)
+    if features_cli.is_features(data):  # feature tensors: codec/features/cli.py
+        return features_cli.decode_file(data, src, output, force, quiet, **features)
     start = time.perf_counter()
     array = codec.decode(data)
     elapsed = time.perf_counter() - start
@@ -227,8 +232,10 @@ _quality = click.option("-q", "--quality", type=click.IntRange(1, 100), default=
 _bpp = click.option("--bpp", type=click.FloatRange(min=0, min_open=True), default=None,
                     help="Target bits per pixel (header included); picks the best quality at or under it. "
                          "Overrides --quality. Default: off.")
-_mode = click.option("--mode", type=click.Choice(["linear", "learned"]), default="linear", show_default=True,
-                     help="Coding mode: linear (any image, array or audio) or learned (RGB images).")
+_mode = click.option("--mode", type=click.Choice(["linear", "learned", "features"]), default="linear",
+                     show_default=True,
+                     help="Coding mode: linear (any image, array or audio), learned (RGB images), features "
+                          "(.npy/.pt/.safetensors tensors; see the --clip ... --model options).")
 _force = click.option("-f", "--force", is_flag=True, help="Overwrite an existing output file. Default: off.")
 _quiet = click.option("--quiet", is_flag=True, help="No summary line on stderr. Default: off.")
 _debug = click.option("--debug", is_flag=True, help="Show a full traceback on errors. Default: off.")
@@ -249,17 +256,18 @@ _debug = click.option("--debug", is_flag=True, help="Show a full traceback on er
 @click.option("--kbps", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Audio only: target total kilobits per second (header included); picks the best "
                    "quality at or under it. Overrides --quality. Default: off.")
+@features_cli.encode_options
 @_force
 @_quiet
 @_debug
-def encode_cmd(src, output, quality, bpp, mode, layout, max_error, kbps, force, quiet, debug):
+def encode_cmd(src, output, quality, bpp, mode, layout, max_error, kbps, force, quiet, debug, **features):
     """Compress an image (PNG, JPEG, TIFF, ... or .npy) or audio (WAV, FLAC, Ogg) into a .wlc file.
 
     The input kind is detected from the content; '-' reads stdin. Arrays with 5 or more
     channels (multispectral) are decorrelated by a KLT fitted to the file and stored in it;
     audio with 2 or more channels likewise.
     """
-    _run(debug, _encode, src, output, quality, bpp, mode, layout, max_error, force, quiet, kbps)
+    _run(debug, lambda: _encode(src, output, quality, bpp, mode, layout, max_error, force, quiet, kbps, **features))
 
 
 @click.command("decode", epilog=EXIT_HELP)
@@ -267,12 +275,14 @@ def encode_cmd(src, output, quality, bpp, mode, layout, max_error, kbps, force, 
 @click.option("-o", "--output", metavar="OUT", help="Output file (.png, .tif, .bmp, .ppm, .npy; .wav, .flac for "
               "audio), '-' for stdout. Default: IN with .png (.npy for float or >4-channel data, .wav for "
               "audio; stdout when IN is '-').")
+@features_cli.decode_options
 @_force
 @_quiet
 @_debug
-def decode_cmd(src, output, force, quiet, debug):
-    """Decompress a .wlc file ('-' for stdin) into an image, audio file or .npy array."""
-    _run(debug, _decode, src, output, force, quiet)
+def decode_cmd(src, output, force, quiet, debug, **features):
+    """Decompress a .wlc file ('-' for stdin) into an image, audio file or .npy array
+    (features files: .npy, .safetensors or .pt tensors)."""
+    _run(debug, lambda: _decode(src, output, force, quiet, **features))
 
 
 @click.command("info", epilog=EXIT_HELP)
@@ -383,13 +393,18 @@ def train_cmd(data_dir, out_dir, preset, steps, seed, device, quiet, debug):
     _run(debug, run)
 
 
+_FEATURE_COMMANDS = {"calibrate": "calibrate_cmd", "train-features": "train_features_cmd"}
+
+
 class _Group(click.Group):
     """Loads ``bench`` (benchmarks/, heavy imports) only when it is asked for."""
 
     def list_commands(self, ctx):
-        return sorted(set(super().list_commands(ctx)) | {"bench"})
+        return sorted(set(super().list_commands(ctx)) | {"bench"} | set(_FEATURE_COMMANDS))
 
     def get_command(self, ctx, name):
+        if name in _FEATURE_COMMANDS and name not in self.commands:  # feature coding commands
+            self.add_command(getattr(features_cli, _FEATURE_COMMANDS[name]))
         if name == "bench" and name not in self.commands:
             try:
                 from benchmarks.cli import bench
