@@ -2,7 +2,7 @@
 
 Cold start: ``wavecodec encode`` on one Kodak image, the whole process, median of N runs.
 Peak memory: encode and decode of a large RGB image (default 8000x8000, tiled from a Kodak
-image), and of one hour of 44.1 kHz stereo 16-bit music (the training music looped, the
+image) in the linear and the learned mode, and of one hour of 44.1 kHz stereo 16-bit music (the training music looped, the
 right channel 7 s behind the left), the child's peak resident set size. Usage::
 
     python -m benchmarks.cli_cost [--image PNG] [--music DIR] [--runs 5] [--size 8000] [--out FILE]
@@ -72,7 +72,11 @@ def main(argv=None):
         jobs = [("encode", f"{args.size}x{args.size} RGB image (default quality)",
                  ["encode", tmp / "big.png", "-o", tmp / "big.wlc", "--quiet"]),
                 ("decode", f"{args.size}x{args.size} RGB image",
-                 ["decode", tmp / "big.wlc", "-o", tmp / "out.png", "--quiet"])]
+                 ["decode", tmp / "big.wlc", "-o", tmp / "out.png", "--quiet"]),
+                ("encode", f"{args.size}x{args.size} RGB image, learned mode",
+                 ["encode", tmp / "big.png", "-o", tmp / "big-learned.wlc", "--mode", "learned", "--quiet"]),
+                ("decode", f"{args.size}x{args.size} RGB image, learned mode (tiled network)",
+                 ["decode", tmp / "big-learned.wlc", "-o", tmp / "out-learned.png", "--quiet"])]
         if _hour_of_music(Path(args.music), tmp / "hour.wav"):
             jobs += [("encode", "1 hour 44.1 kHz stereo 16-bit music (quality 35)",
                       ["encode", tmp / "hour.wav", "-o", tmp / "hour.wlc", "-q", "35", "--quiet"]),

@@ -55,9 +55,13 @@ class ImageSet:
         data = encode_group(y0.copy(), step, self.model, "rgb")
         return y0, decode_klt(data, (3, self.crop, self.crop), step, self.model, "rgb")
 
-    def batch(self, rng: np.random.Generator, steps: np.ndarray):
-        """Random crops (flipped half the time), one per step: (y0, y_hat) tensors."""
-        pairs = []
+    def batch(self, rng: np.random.Generator, steps: np.ndarray, pool=None):
+        """Random crops (flipped half the time), one per step: (y0, y_hat) tensors.
+
+        The crops are drawn here (so the seed fixes them); with a process ``pool`` the
+        linear-mode coding, the costly part, runs in parallel.
+        """
+        crops = []
         for step, i in zip(steps, rng.integers(0, len(self.images), len(steps))):
             a = self.images[i]
             top = rng.integers(0, a.shape[0] - self.crop + 1)
@@ -65,7 +69,8 @@ class ImageSet:
             c = a[top:top + self.crop, left:left + self.crop]
             if rng.random() < 0.5:
                 c = c[:, ::-1]
-            pairs.append(self._pair(np.ascontiguousarray(c), float(step)))
+            crops.append((np.ascontiguousarray(c), float(step)))
+        pairs = pool.starmap(self._pair, crops) if pool else [self._pair(*c) for c in crops]
         return tuple(torch.from_numpy(np.stack(t)) for t in zip(*pairs))
 
     def centre_crops(self, step: float):
