@@ -50,6 +50,9 @@ class ArrayKind(FileKind):
     speed_key, speed_unit = "msps", "MS/s"
     plot_max_rate = 4.5
     default = SHARED / "data" / "multispectral" / "L7_ETMs.npy"
+    method = ("Rate: whole files (all headers; WaveCodec's KLT is stored in its file; per-band codecs store each "
+              "band's file after its 4-byte length). PSNR over all samples, peak 255; zfp is scored on its float "
+              "output without rounding back to 8 bits.")
 
     def default_data(self, say) -> Path:
         say(f"data: {self.default}")

@@ -155,6 +155,10 @@ class AudioKind(FileKind):
     anchors = ("opus", "mp3")
     speed_key, speed_unit, speed_scale = "x_realtime", "x real time", 1000  # size is in milliseconds
     default = SHARED / "data" / "audio" / "train"
+    method = ("Held-out clips, **reserved for evaluation: never train or tune on them** (the rule is in "
+              "`benchmarks/audio.py`). Mono, so kb/s (file bytes, headers included) is per channel. Every decoded "
+              "signal is aligned to the original by cross-correlation within +-100 ms; Opus codes 44.1 kHz clips "
+              "resampled to 48 kHz and back, counted in its error. Opus optimises perceived quality, not SNR.")
 
     def default_data(self, say) -> Path:
         say(f"data: held-out clips of {self.default}")

@@ -101,6 +101,7 @@ def _markdown(curves, summary, anchors, context: dict, kind) -> str:
         "(Bjøntegaard, PCHIP in log-rate; negative = fewer bits than the anchor). "
         f"Speeds: median of {context['reps']} in-process runs on {context['speed_signal']}, median over the sweep, "
         f"{context['threads']} threads, {context['cpu']} ({context['cores']} cores).",
+        *(["", kind.method] if kind.method else []),
         "",
         f"Regenerate: `{context['command']}`",
         "",

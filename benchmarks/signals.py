@@ -61,6 +61,7 @@ class FileKind:
     anchors: tuple = ()  # the default anchor, then a second BD-rate column
     speed_key, speed_unit, speed_scale = "mps", "MP/s", 1e6  # throughput = size / speed_scale / seconds
     plot_max_rate: float | None = None
+    method = ""  # what the summary says about the signals and the measures, beyond the generic text
 
     def default_data(self, say) -> Path:
         raise NotImplementedError
