@@ -30,24 +30,31 @@ def _command(ctx: click.Context) -> str:
 
 
 @click.command("bench")
-@click.option("--data", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Folder of images. Default: ../shared/data/images/kodak (beside the repository) when it "
-              "exists, else the bundled samples.")
+@click.option("--kind", type=click.Choice(["image", "audio", "array"]), default="image", show_default=True,
+              help="Signals to benchmark: images (bpp, RGB PSNR, MS-SSIM), audio (kb/s, SNR, SI-SDR) or "
+              "N-band uint8 arrays (bits per sample, PSNR).")
+@click.option("--data", type=click.Path(path_type=Path), default=None,
+              help="image: a folder of images, default ../shared/data/images/kodak (beside the repository) "
+              "when it exists, else the bundled samples. audio: a folder with music/, samples/, speech/ "
+              "(held-out clips chosen from it), default ../shared/data/audio/train. array: an HxWxC uint8 "
+              ".npy file or a folder of them, default ../shared/data/multispectral/L7_ETMs.npy.")
 @click.option("--codecs", default=None, metavar="A,B,...",
-              help="Comma-separated codec names (see --list). Default: every registered image codec.")
-@click.option("--anchor", default="jpeg", show_default=True,
-              help="Codec the BD-rates are measured against (also: heic).")
+              help="Comma-separated codec names (see --list). Default: every registered codec of --kind.")
+@click.option("--anchor", default=None,
+              help="Codec the BD-rates are measured against. Default: jpeg (image), opus (audio), "
+              "jpeg2000-band (array); a second BD-rate column is against heic, mp3 or jpeg2000-band-rates.")
 @click.option("--reps", type=click.IntRange(min=1), default=3, show_default=True,
               help="Timed runs per speed point; the median is reported.")
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Processes measuring rate-distortion in parallel (over images).")
+              help="Processes measuring rate-distortion in parallel (over signals).")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Results folder. Default: benchmarks/results/<data folder name>.")
+              help="Results folder. Default: benchmarks/results/<data folder name> for images, "
+              "benchmarks/results/<kind>-<data name> otherwise.")
 @click.option("--list", "list_codecs", is_flag=True,
               help="List the codecs, whether they can run here, and their sweeps.")
 @click.pass_context
-def bench(ctx, data, codecs, anchor, reps, workers, out, list_codecs):
-    """Rate-distortion and speed of WaveCodec and the classical codecs on a folder of images."""
+def bench(ctx, kind, data, codecs, anchor, reps, workers, out, list_codecs):
+    """Rate-distortion and speed of WaveCodec and the classical codecs on images, audio or arrays."""
     try:
         from . import pipeline
     except ImportError as exc:
@@ -57,7 +64,7 @@ def bench(ctx, data, codecs, anchor, reps, workers, out, list_codecs):
         pipeline.list_codecs()
         return
     try:
-        pipeline.run(_command(ctx), data, codecs, anchor, reps, workers, out)
+        pipeline.run(_command(ctx), data, codecs, anchor, reps, workers, out, kind)
     except BenchError as exc:
         pipeline.say(f"error: {exc}")
         ctx.exit(exc.exit_code)

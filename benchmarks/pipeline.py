@@ -1,7 +1,8 @@
 """One benchmark run, from the command's options to the files in its results folder.
 
-Load the signals, choose the codecs that can run, measure (cached), summarise, write the
-results and plots. Every stop on bad input is a ``BenchError`` with a one-line message.
+Load the signals of one kind (images, audio, arrays), choose the codecs that can run, measure
+(cached), summarise, write the results and plots. Every stop on bad input is a ``BenchError`` with
+a one-line message.
 """
 
 from pathlib import Path
@@ -13,55 +14,25 @@ from .cache import ResultCache
 from .errors import BenchError
 from .plots import plot_rd, plot_speed
 from .provenance import provenance
-from .registry import REGISTRY, select
-from .report import BD_RANGE, curves_from_rows, summarise, write_results
+from .registry import KINDS, REGISTRY, select
+from .report import curves_from_rows, summarise, write_results
 from .runner import measure_speed, run_rd, thread_count
-from .signals import KINDS, SampleError
 
-__all__ = ["run", "list_codecs", "say", "KODAK"]
+__all__ = ["run", "list_codecs", "say"]
 
-REPO = Path(__file__).resolve().parent.parent
-KODAK = REPO.parent / "shared" / "data" / "images" / "kodak"
-SAMPLES = REPO / "codec" / "data" / "samples"
 RESULTS = Path(__file__).resolve().parent / "results"
-SECOND_ANCHOR = "heic"  # the BPG stand-in: the bar learned codecs are usually measured against
 
 
 def say(message: str) -> None:
     click.echo(f"bench: {message}", err=True)
 
 
-def _default_data() -> Path:
-    if KODAK.is_dir():
-        say(f"data: Kodak at {KODAK}")
-        return KODAK
-    say(f"data: {KODAK} not found, using the bundled samples at {SAMPLES}")
-    return SAMPLES
-
-
-def _load_samples(kind, data: Path):
-    if not data.is_dir():
-        raise BenchError(f"data folder {data} does not exist")
-    files = kind.find(data)
-    if not files:
-        raise BenchError(f"no {kind.name} files in {data} (looked for {', '.join(kind.suffixes)})")
-    samples = []
-    for path in files:
-        try:
-            samples.append(kind.load(path))
-        except SampleError as exc:
-            say(f"skipping {path.name}: {exc}")
-    if not samples:
-        raise BenchError(f"none of the {len(files)} files in {data} could be read")
-    return samples
-
-
 def list_codecs() -> None:
     for name, adapter in REGISTRY.items():
         reason = adapter.available()
         state = "ok" if reason is None else f"unavailable: {reason}"
-        click.echo(f"{name:18} {adapter.kind:6} {state}")
-        click.echo(f"{'':25} {adapter.description}; sweep {list(adapter.qualities)}")
+        click.echo(f"{name:20} {adapter.kind:6} {state}")
+        click.echo(f"{'':27} {adapter.description}; sweep {list(adapter.qualities)}")
 
 
 def _choose_codecs(codecs: str | None, kind, anchor: str):
@@ -76,9 +47,9 @@ def _choose_codecs(codecs: str | None, kind, anchor: str):
     return adapters, skipped
 
 
-def _measure(adapters, samples, cache, reps, workers):
+def _measure(adapters, samples, kind, cache, reps, workers):
     """Curves and per-signal rows of the codecs that ran through, and why the others were dropped."""
-    if metrics.ms_ssim_version() is None:
+    if kind.name == "image" and metrics.ms_ssim_version() is None:
         say("pytorch-msssim not installed: MS-SSIM left empty (pip install pytorch-msssim)")
     result = run_rd(adapters, samples, cache, workers)
     say(f"{result.computed} points measured, {len(result.rows) - result.computed} taken from {cache.root}")
@@ -90,7 +61,7 @@ def _measure(adapters, samples, cache, reps, workers):
     adapters = [a for a in adapters if a.name not in failures]
     if not adapters:
         raise BenchError("every codec failed: " + "; ".join(f"{n}: {r}" for n, r in failures.items()))
-    curves = curves_from_rows(result.rows, {a.name: a for a in adapters})
+    curves = curves_from_rows(result.rows, {a.name: a for a in adapters}, kind)
     for name, curve in curves.items():
         curve.speed, curve.speed_size = speeds[name], samples[0].size
     rows = [r for r in result.rows if r["codec"] in curves]
@@ -98,41 +69,41 @@ def _measure(adapters, samples, cache, reps, workers):
 
 
 def _report(command, curves, rows, notes, data, samples, kind, anchor, reps, workers, out) -> None:
-    anchors = list(dict.fromkeys([anchor, SECOND_ANCHOR]))
-    summary = summarise(curves, anchors)
+    anchors = list(dict.fromkeys([anchor, *kind.anchors[1:]]))
+    summary = summarise(curves, anchors, kind)
     threads = thread_count()
     prov = provenance(command, threads, workers, reps)
-    speed_signal = samples[0]
     context = {
         "dataset": data.name,
         "count": len(samples),
         "reps": reps,
-        "speed_signal": f"{speed_signal.name} ({speed_signal.data.shape[1]}x{speed_signal.data.shape[0]})",
+        "speed_signal": f"{samples[0].name} ({samples[0].shape})",
         "threads": threads,
         "cpu": prov["machine"]["cpu"],
         "cores": prov["machine"]["cores"],
         "command": command,
         "notes": notes,
     }
-    write_results(out, curves, summary, rows, anchors, prov, context, signal_column=kind.name)
-    on_kodak = data.name.lower() == "kodak"  # the published curves were measured on Kodak only
-    title = f"{data.name} ({len(samples)} images)"
-    plot_rd(curves, out / "rd_psnr.png", "psnr", f"{title}: RGB PSNR", references=on_kodak)
-    plot_rd(curves, out / "rd_msssim.png", "msssim", f"{title}: MS-SSIM", references=on_kodak)
-    speed_title = f"{title}: speed vs BD-rate ({BD_RANGE[0]}–{BD_RANGE[1]} bpp)"
-    plot_speed(summary, anchor, out / "speed_vs_bdrate.png", speed_title)
+    write_results(out, curves, summary, rows, anchors, prov, context, kind)
+    on_kodak = kind.name == "image" and data.name.lower() == "kodak"  # the published curves: Kodak only
+    title = f"{data.name} ({len(samples)} {kind.noun})"
+    for metric in kind.metrics:
+        plot_rd(curves, out / metric.plot, metric, kind, f"{title}: {metric.label.split(' (')[0]}", on_kodak)
+    over = f"{kind.bd_range[0]}–{kind.bd_range[1]} {kind.rate_unit}" if kind.bd_range else "overlapping rates"
+    plot_speed(summary, anchor, kind, out / "speed_vs_bdrate.png", f"{title}: speed vs BD-rate ({over})")
     click.echo((out / "summary.md").read_text())
     say(f"wrote {out}")
 
 
-def run(command, data, codecs, anchor, reps, workers, out) -> None:
+def run(command, data, codecs, anchor, reps, workers, out, kind="image") -> None:
     """One benchmark from the command's options to the files in ``out``."""
-    kind = KINDS["image"]
-    data = data or _default_data()
-    samples = _load_samples(kind, data)
+    kind = KINDS[kind]
+    anchor = anchor or kind.anchors[0]
     adapters, skipped = _choose_codecs(codecs, kind, anchor)
-    out = out or RESULTS / data.name.lower()
-    say(f"{len(samples)} images from {data}; codecs {', '.join(a.name for a in adapters)}; results in {out}")
-    curves, rows, failures = _measure(adapters, samples, ResultCache(out / "cache"), reps, workers)
+    data = data or kind.default_data(say)
+    samples = kind.samples(data, say)
+    out = out or RESULTS / kind.results_name(data)
+    say(f"{len(samples)} {kind.noun} from {data}; codecs {', '.join(a.name for a in adapters)}; results in {out}")
+    curves, rows, failures = _measure(adapters, samples, kind, ResultCache(out / "cache"), reps, workers)
     notes = skipped + [f"dropped {n}: {r}" for n, r in failures.items()]
     _report(command, curves, rows, notes, data, samples, kind, anchor, reps, workers, out)

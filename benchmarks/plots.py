@@ -1,4 +1,4 @@
-"""The figures: rate-distortion curves (PSNR, MS-SSIM) and speed against BD-rate.
+"""The figures: rate-distortion curves (one per metric of the signal kind) and speed against BD-rate.
 
 Measured curves are solid; published reference results are dashed, marked hollow and labelled
 with their source, and drawn only on Kodak, the data set they were measured on.
@@ -17,7 +17,6 @@ from .references import KODAK_PSNR  # noqa: E402
 
 __all__ = ["plot_rd", "plot_speed"]
 
-MAX_BPP = 2.0  # the range people compare codecs over; every sweep reaches past it
 REFERENCE_MARKERS = ("s", "^", "D", "v", "P", "X", "*", "h")
 
 
@@ -43,18 +42,22 @@ def _msssim_db(value):
     return None if value is None else -10 * math.log10(max(1 - value, 1e-10))
 
 
-def plot_rd(curves, path, metric: str, title: str, references: bool) -> None:
-    """``metric`` is "psnr" (dB) or "msssim" (shown in dB, -10 log10(1 - MS-SSIM), as papers do)."""
+def plot_rd(curves, path, metric, kind, title: str, references: bool) -> None:
+    """``metric`` is one of ``kind.metrics``; MS-SSIM is shown in dB, -10 log10(1 - MS-SSIM), as papers do."""
     fig, ax = plt.subplots(figsize=(9, 6))
-    limit = MAX_BPP if all(c.bpp[0] <= MAX_BPP for c in curves.values()) else math.inf
+    limit = kind.plot_max_rate or math.inf
+    if not all(c.rate[0] <= limit for c in curves.values()):
+        limit = math.inf
     drawn = 0
     for curve in curves.values():
-        ys = curve.psnr if metric == "psnr" else [_msssim_db(v) for v in curve.msssim]
-        xs, ys = _visible(curve.bpp, ys, limit)
+        ys = curve.values[metric.key]
+        if metric.key.startswith("ms-ssim"):
+            ys = [_msssim_db(v) for v in ys]
+        xs, ys = _visible(curve.rate, ys, limit)
         if xs:
             ax.plot(xs, ys, marker="o", markersize=3, label=curve.codec)
             drawn += 1
-    references = references and metric == "psnr"
+    references = references and metric.key == "psnr-rgb"
     if references:
         for ref, marker in zip(KODAK_PSNR, REFERENCE_MARKERS):
             label = f"{ref.name} (published)"
@@ -67,8 +70,8 @@ def plot_rd(curves, path, metric: str, title: str, references: bool) -> None:
         ax.text(0.5, 0.5, message, ha="center", transform=ax.transAxes)
     if limit < math.inf:
         ax.set_xlim(0, limit)
-    ax.set_xlabel("bits per pixel")
-    ax.set_ylabel("RGB PSNR (dB)" if metric == "psnr" else "MS-SSIM (dB)")
+    ax.set_xlabel(kind.rate_label)
+    ax.set_ylabel(metric.label)
     ax.set_title(title)
     ax.grid(True, alpha=0.3)
     if drawn or references:
@@ -76,19 +79,20 @@ def plot_rd(curves, path, metric: str, title: str, references: bool) -> None:
     _save(fig, path)
 
 
-def plot_speed(summary, anchor: str, path, title: str) -> None:
+def plot_speed(summary, anchor: str, kind, path, title: str) -> None:
     """Encode (filled) and decode (hollow) throughput against BD-rate: down and right is better."""
     fig, ax = plt.subplots(figsize=(8, 6))
     for name, s in summary.items():
         bd = s["bd_rate"].get(anchor)
-        if bd is None or s["encode_mps"] is None:
+        enc, dec = s[f"encode_{kind.speed_key}"], s[f"decode_{kind.speed_key}"]
+        if bd is None or enc is None:
             continue
-        (line,) = ax.plot([s["encode_mps"], s["decode_mps"]], [bd, bd], linewidth=0.8)
-        ax.plot(s["encode_mps"], bd, "o", color=line.get_color())
-        ax.plot(s["decode_mps"], bd, "o", markerfacecolor="none", color=line.get_color())
-        ax.annotate(name, (s["encode_mps"], bd), textcoords="offset points", xytext=(4, 4), fontsize=8)
+        (line,) = ax.plot([enc, dec], [bd, bd], linewidth=0.8)
+        ax.plot(enc, bd, "o", color=line.get_color())
+        ax.plot(dec, bd, "o", markerfacecolor="none", color=line.get_color())
+        ax.annotate(name, (enc, bd), textcoords="offset points", xytext=(4, 4), fontsize=8)
     ax.set_xscale("log")
-    ax.set_xlabel("throughput (MP/s, log scale): ● encode, ○ decode")
+    ax.set_xlabel(f"throughput ({kind.speed_unit}, log scale): ● encode, ○ decode")
     ax.set_ylabel(f"BD-rate vs {anchor} (%), lower is better")
     ax.set_title(title)
     ax.grid(True, which="both", alpha=0.3)

@@ -1,15 +1,18 @@
-"""The codecs the harness knows, by name, and the choice of which to run.
+"""The signal kinds and codecs the harness knows, by name, and the choice of which to run.
 
-``REGISTRY`` maps a name to its adapter; WaveCodec's modes come first, then the classical codecs.
-Other signal kinds (audio, arrays) join by adding their adapters here.
+``KINDS`` maps a kind's name to how its signals are found, loaded and measured; ``REGISTRY`` maps a
+codec's name to its adapter: for images WaveCodec's modes first, then the classical codecs; then
+the audio and the N-band array codecs.
 """
 
-from . import pillow_codecs, wavecodec_codecs
+from . import arrays, audio, pillow_codecs, wavecodec_codecs
 from .adapter import Adapter
 from .errors import BenchError
+from .signals import ImageKind
 
-__all__ = ["REGISTRY", "register", "select"]
+__all__ = ["KINDS", "REGISTRY", "register", "select"]
 
+KINDS = {kind.name: kind for kind in (ImageKind(), audio.AudioKind(), arrays.ArrayKind())}
 REGISTRY: dict[str, Adapter] = {}
 
 
@@ -21,7 +24,7 @@ def register(adapter: Adapter) -> Adapter:
     return adapter
 
 
-for _adapter in (*wavecodec_codecs.adapters(), *pillow_codecs.ADAPTERS):
+for _adapter in (*wavecodec_codecs.adapters(), *pillow_codecs.ADAPTERS, *audio.ADAPTERS, *arrays.ADAPTERS):
     register(_adapter)
 
 

@@ -18,7 +18,8 @@ from tqdm import tqdm
 
 from .adapter import Adapter
 from .cache import ResultCache
-from .signals import KINDS, Sample
+from .registry import KINDS
+from .signals import Sample
 
 __all__ = ["RunResult", "run_rd", "measure_speed", "thread_count"]
 

@@ -1,11 +1,14 @@
-"""The N-channel array benchmark end to end on a tiny synthetic 6-band array, and on a missing file."""
+"""``wavecodec bench --kind array`` on a tiny synthetic 6-band array, per-band files, bad input."""
 
+import csv
 import json
 
 import numpy as np
 import pytest
+from click.testing import CliRunner
 
-from benchmarks.arrays import main
+from benchmarks import arrays
+from benchmarks.cli import bench
 
 
 @pytest.fixture
@@ -20,28 +23,45 @@ def bands(tmp_path):
     return path
 
 
-def test_quick_run_writes_sane_results(bands, tmp_path):
+def test_array_bench_writes_sane_results(bands, tmp_path):
     out = tmp_path / "out"
-    assert main(["--data", str(bands), "--out", str(out), "--quick", "--qualities", "40,60,80"]) == 0
-    assert (out / "rd.png").read_bytes().startswith(b"\x89PNG")
-    report = json.loads((out / "results.json").read_text())
-    assert report["provenance"]["shape"] == [64, 64, 6]
-    assert report["provenance"]["versions"]["numpy"] == np.__version__
-    wave = report["codecs"]["wavecodec"]["points"]
-    assert [p["setting"] for p in wave] == [40, 60, 80]
-    for name, codec in report["codecs"].items():
-        rates = [p["bits_per_sample"] for p in codec["points"]]
-        psnrs = [p["psnr"] for p in codec["points"]]
-        assert rates == sorted(rates) and all(0 < r < 16 for r in rates), name
-        assert all(15 < q <= 100 for q in psnrs), name
-    assert wave[-1]["psnr"] > wave[0]["psnr"]
-    summary = (out / "summary.md").read_text()
-    assert "| wavecodec:" in summary and "--quick" in summary and "anchor" in summary
+    codecs = "wavecodec-array,jpeg2000-band,wavecodec-band"
+    result = CliRunner().invoke(bench, ["--kind", "array", "--data", str(bands), "--codecs", codecs,
+                                        "--reps", "1", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert (out / "rd_psnr.png").read_bytes().startswith(b"\x89PNG")
+    for name in codecs.split(","):
+        res = json.loads((out / f"{name}.json").read_text())["results"]
+        assert res["bits_per_sample"] == sorted(res["bits_per_sample"]), name
+        assert all(0 < r < 16 for r in res["bits_per_sample"]) and all(15 < q <= 100 for q in res["psnr"]), name
+        assert res["psnr"][-1] > res["psnr"][0], name
+    rows = list(csv.DictReader((out / "per_array.csv").open()))
+    assert {r["array"] for r in rows} == {"bands.npy"} and {r["size"] for r in rows} == {str(64 * 64 * 6)}
+    summary = json.loads((out / "wavecodec-array.json").read_text())["summary"]
+    assert summary["bd_rate"]["jpeg2000-band"] < 0  # the KLT across correlated bands pays
+    text = (out / "summary.md").read_text()
+    assert "| jpeg2000-band | +0.0% |" in text and "PSNR @1.0 bits/sample" in text and "encode MS/s" in text
 
 
-def test_missing_file_exits_3_with_one_line(tmp_path, capsys):
+def test_band_files_split_back():
+    files = [b"", b"abc", bytes(300)]
+    assert arrays._split(arrays._join(files)) == files
+
+
+def test_bad_arrays_are_skipped_with_a_reason(tmp_path):
+    np.save(tmp_path / "float.npy", np.zeros((8, 8, 3), np.float32))
+    (tmp_path / "junk.npy").write_bytes(b"not numpy")
+    result = CliRunner().invoke(bench, ["--kind", "array", "--data", str(tmp_path), "--out", str(tmp_path / "o")])
+    assert result.exit_code == 3 and "could be read" in result.output
+    assert "skipping float.npy: need an HxWxC uint8 array, got float32 (8, 8, 3)" in result.output
+
+
+def test_module_entry_point_is_the_array_bench(bands, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        arrays.main(["--data", str(bands), "--codecs", "jpeg2000-band", "--reps", "1", "--out", str(tmp_path / "o")])
+    assert exit_.value.code == 0
+    assert "Regenerate: `python -m benchmarks.arrays --data" in (tmp_path / "o" / "summary.md").read_text()
     missing = tmp_path / "nope.npy"
-    assert main(["--data", str(missing), "--out", str(tmp_path / "out")]) == 3
-    err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and str(missing) in err
-    assert not (tmp_path / "out").exists()
+    with pytest.raises(SystemExit) as exit_:
+        arrays.main(["--data", str(missing)])
+    assert exit_.value.code == 3 and str(missing) in capsys.readouterr().err

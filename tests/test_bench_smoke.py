@@ -192,9 +192,9 @@ def test_list_shows_every_codec_and_why_it_cannot_run(fake):
 
 
 def test_without_kodak_the_bundled_samples_are_used_and_said_so(tmp_path, monkeypatch):
-    import benchmarks.pipeline
+    from benchmarks.registry import KINDS
 
-    monkeypatch.setattr(benchmarks.pipeline, "KODAK", tmp_path / "no-kodak-here")
+    monkeypatch.setattr(KINDS["image"], "kodak", tmp_path / "no-kodak-here")
     result = run("--codecs", "jpeg", "--reps", 1, "--out", tmp_path / "out")
     assert result.exit_code == 0, result.output
     assert "not found, using the bundled samples" in result.output
