@@ -29,7 +29,7 @@ MODELS = {
     ),
     "learned-v1": ModelEntry(
         file="learned-v1.npz",
-        sha256="51d3beb8f22a0796820f52137155489230244905b4ae4f61fe634460329574ed",
+        sha256="813aef218fe595c995a32eb43d892aa7305d564a86661a3939cd8251447dda80",
         made_by="wavecodec train --data ../shared/data/images/train --out runs/learned-v1 --preset cpu; cp runs/learned-v1/learned.npz codec/data/learned-v1.npz",
     ),
 }
