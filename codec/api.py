@@ -419,8 +419,9 @@ def latents(data: bytes):
     header, chunks = bitstream.unpack(data)
     if header.modality != "image" or header.mode not in ("linear", "learned") or header.channels not in (3, 4):
         raise InputError("latents exist for RGB(A) image files of the linear or learned mode")
-    model = get_linear_model(_LINEAR_MODEL)
-    if header.padded != tuple(-(-s // 64) * 64 for s in header.shape[:2]) or not header.step > 0:
+    model = get_linear_model(*((header.model, header.model_hash) if header.mode == "linear" else (_LINEAR_MODEL,)))
+    hw = header.shape[1:] if header.layout == "CHW" else header.shape[:2]
+    if header.padded != tuple(-(-s // 64) * 64 for s in hw) or not header.step > 0:
         raise FormatError("invalid padded size or step")
     return torch.from_numpy(decode_klt(chunks[0], (3, *header.padded), header.step, model, "rgb"))
 

@@ -10,8 +10,6 @@ network serves every rate. Squared error on the KLT channels equals squared pixe
 up to CDF 9/7's small non-orthogonality, so training needs no inverse transform.
 """
 
-import math
-
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -81,8 +79,3 @@ def step_range() -> tuple[float, float]:
     from codec.modes.linear import quality_to_step
 
     return quality_to_step(75), quality_to_step(10)
-
-
-def log_uniform(lo: float, hi: float, n: int, generator=None) -> torch.Tensor:
-    u = torch.rand(n, generator=generator)
-    return torch.exp(math.log(lo) + u * (math.log(hi) - math.log(lo)))

@@ -33,7 +33,7 @@ class Preset:
 
 
 PRESETS = {
-    # Sized for under an hour on a 2-core CPU (about 0.8 s/step at batch 8, measured).
+    # About 20-40 min on a 2-core CPU (0.4-0.8 s/step at batch 8, measured; 1851 s for learned-v1).
     "cpu": Preset(steps=3000, batch=8, crop=256, lr=3e-4),
     # One GPU machine (16 cores): 16x the crops of the cpu preset; the crops' linear-mode
     # coding (about 20 ms each on one core) runs in 15 processes. Not run here (no GPU).
