@@ -27,7 +27,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from codec.entropy import Decoder, Encoder, Table, quantize_pmf
+from codec.entropy import Decoder, Encoder, Table
 from codec.errors import InputError
 from codec.models.entropy_models import TABLE_PRECISION, FactorizedDensity
 
@@ -130,29 +130,8 @@ class Bottleneck:
 
 
 @torch.no_grad()
-def _density_tables(density: FactorizedDensity, radius: int) -> tuple[np.ndarray, np.ndarray]:
-    """Integer tables per latent channel around its rounded median: (freqs (K, 2r+2), offsets (K,)).
-
-    ``FactorizedDensity.tables`` (codec/models) mixes float64 parameters with a float32 grid
-    and fails, so this evaluates the same cdf in float32, once, when the model is saved.
-    """
-    c = density.matrices[0].shape[0]
-    grid = torch.linspace(-200.0, 200.0, 40001)
-    cdf = torch.sigmoid(density.logits(grid.expand(c, -1).contiguous()))
-    medians = grid[(cdf < 0.5).sum(1).clamp(max=len(grid) - 1)].round().numpy().astype(np.int64)
-    freqs, offsets = [], []
-    for ch in range(c):
-        values = torch.arange(-radius, radius + 1, dtype=torch.float32) + float(medians[ch])
-        lo = torch.sigmoid(density.logits((values - 0.5).expand(c, -1).contiguous())[ch]).double()
-        hi = torch.sigmoid(density.logits((values + 0.5).expand(c, -1).contiguous())[ch]).double()
-        pmf = (hi - lo).clamp_min(0).numpy()
-        freqs.append(quantize_pmf(np.append(pmf, max(0.0, 1.0 - float(pmf.sum()))), TABLE_PRECISION))
-        offsets.append(int(medians[ch]) - radius)
-    return np.stack(freqs), np.array(offsets, np.int64)
-
-
 def _pack(net: _Net) -> bytes:
-    freqs, offsets = _density_tables(net.density, _RADIUS)
+    freqs, offsets = net.density.tables(_RADIUS)
     buf = io.BytesIO()
     torch.save({"config": asdict(net.cfg), "state": net.state_dict(),
                 "freqs": torch.from_numpy(freqs.astype(np.int64)),

@@ -66,7 +66,7 @@ class FactorizedDensity(nn.Module):
         The last column is the escape symbol, carrying the mass beyond the range.
         """
         c = self.matrices[0].shape[0]
-        grid = torch.linspace(-200.0, 200.0, 4001)
+        grid = torch.linspace(-200.0, 200.0, 40001)
         cdf = torch.sigmoid(self.logits(grid.expand(c, -1)))
         medians = grid[(cdf < 0.5).sum(1).clamp(max=len(grid) - 1)].round()
         values = torch.arange(-radius, radius + 1, dtype=torch.float32)[None] + medians[:, None]
