@@ -9,7 +9,7 @@ from pathlib import Path
 
 from codec.errors import FormatError
 
-__all__ = ["ModelEntry", "MODELS", "model_path", "get_linear_model", "get_learned_model"]
+__all__ = ["ModelEntry", "MODELS", "model_path", "read_model_file", "get_linear_model", "get_learned_model"]
 
 DATA_DIR = Path(__file__).parent / "data"
 
@@ -39,20 +39,44 @@ def model_path(name: str) -> Path:
     return DATA_DIR / MODELS[name].file
 
 
-def get_linear_model(name: str = "linear-v1", expected_hash: bytes | None = None):
-    """Load a shipped linear model, checking its sha256 (and the file's short hash)."""
-    from codec.modes.linear_model import load_linear_model
+def read_model_file(path, expected_sha256=None) -> tuple[str, dict]:
+    """(sha256, arrays) of an ``.npz`` model file, read without pickle; the hash is checked
+    when one is expected."""
+    import hashlib
+    import zipfile
 
-    if name not in MODELS:
-        raise FormatError(f"unknown model {name!r}; this wavecodec has: {', '.join(MODELS)}")
+    import numpy as np
+
+    raw = Path(path).read_bytes()
+    digest = hashlib.sha256(raw).hexdigest()
+    if expected_sha256 is not None and digest != expected_sha256:
+        raise FormatError(f"model file {path} has sha256 {digest[:16]}..., expected {expected_sha256[:16]}...")
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            return digest, {k: z[k] for k in z.files}
+    except (OSError, ValueError, zipfile.BadZipFile) as exc:
+        raise FormatError(f"cannot read model file {path}: {exc}") from exc
+
+
+def _shipped(name: str, loader, expected_hash: bytes | None):
+    """A shipped model by name, its file's sha256 checked, and the header's short hash."""
     entry = MODELS[name]
-    model = load_linear_model(str(DATA_DIR / entry.file), entry.sha256)
+    model = loader(str(DATA_DIR / entry.file), entry.sha256)
     if expected_hash is not None and expected_hash != model.short_hash:
         raise FormatError(
             f"file was made with other weights for model {name!r} "
             f"(hash {expected_hash.hex()}, this wavecodec has {model.short_hash.hex()})"
         )
     return model
+
+
+def get_linear_model(name: str = "linear-v1", expected_hash: bytes | None = None):
+    """Load a shipped linear model, checking its sha256 (and the file's short hash)."""
+    from codec.modes.linear_model import load_linear_model
+
+    if name not in MODELS or not name.startswith("linear"):
+        raise FormatError(f"unknown model {name!r} for the linear mode; this wavecodec has: {', '.join(MODELS)}")
+    return _shipped(name, load_linear_model, expected_hash)
 
 
 def get_learned_model(name: str = "learned-v1", expected_hash: bytes | None = None):
@@ -61,11 +85,4 @@ def get_learned_model(name: str = "learned-v1", expected_hash: bytes | None = No
 
     if name not in MODELS or not name.startswith("learned"):
         raise FormatError(f"unknown learned model {name!r}; this wavecodec has: {', '.join(MODELS)}")
-    entry = MODELS[name]
-    model = load_learned_model(str(DATA_DIR / entry.file), entry.sha256)
-    if expected_hash is not None and expected_hash != model.short_hash:
-        raise FormatError(
-            f"file was made with other weights for model {name!r} "
-            f"(hash {expected_hash.hex()}, this wavecodec has {model.short_hash.hex()})"
-        )
-    return model
+    return _shipped(name, load_learned_model, expected_hash)

@@ -5,9 +5,7 @@ was trained (JSON). ``allow_pickle=False`` on load; the sha256 of the file is wh
 headers pin.
 """
 
-import hashlib
 import json
-import zipfile
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -79,15 +77,9 @@ def _decoder(model: LearnedModel):
 @lru_cache(maxsize=4)
 def load_learned_model(path, expected_sha256=None) -> LearnedModel:
     """Read a learned model file (no pickle), checking its sha256 when one is expected."""
-    raw = Path(path).read_bytes()
-    digest = hashlib.sha256(raw).hexdigest()
-    if expected_sha256 is not None and digest != expected_sha256:
-        raise FormatError(f"model file {path} has sha256 {digest[:16]}..., expected {expected_sha256[:16]}...")
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            arrays = {k: z[k] for k in z.files}
-    except (OSError, ValueError, zipfile.BadZipFile) as exc:
-        raise FormatError(f"cannot read model file {path}: {exc}") from exc
+    from codec.zoo import read_model_file
+
+    digest, arrays = read_model_file(path, expected_sha256)
     config = json.loads(bytes(arrays.pop("config")).decode())
     meta = json.loads(bytes(arrays.pop("meta")).decode())
     return LearnedModel(name=Path(path).stem, sha256=digest, arrays=arrays, config=config, meta=meta)

@@ -14,8 +14,6 @@ integer weight ``64 / E|q|`` used to normalise magnitudes when building contexts
 value" for samples coded with table ``t``, so all-zero blocks cost one cheap symbol.
 """
 
-import hashlib
-import zipfile
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -23,7 +21,6 @@ from pathlib import Path
 import numpy as np
 
 from codec.entropy import Table, quantize_pmf
-from codec.errors import FormatError
 
 __all__ = ["LinearModel", "load_linear_model", "fit_linear_model", "THETA", "N_TABLES", "BLOCK"]
 
@@ -188,15 +185,9 @@ def fit_linear_model(data_dir, out_path, *, levels=3, wavelet="bior4.4", n_image
 @lru_cache(maxsize=4)
 def load_linear_model(path, expected_sha256=None) -> LinearModel:
     """Read a model file (no pickle), checking its sha256 when one is expected."""
-    raw = Path(path).read_bytes()
-    digest = hashlib.sha256(raw).hexdigest()
-    if expected_sha256 is not None and digest != expected_sha256:
-        raise FormatError(f"model file {path} has sha256 {digest[:16]}..., expected {expected_sha256[:16]}...")
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            a = {k: z[k] for k in z.files}
-    except (OSError, ValueError, zipfile.BadZipFile) as exc:
-        raise FormatError(f"cannot read model file {path}: {exc}") from exc
+    from codec.zoo import read_model_file
+
+    digest, a = read_model_file(path, expected_sha256)
     bounds = np.concatenate([[0], np.cumsum(a["table_lengths"])])
     tables = []
     for i in range(len(bounds) - 1):
