@@ -14,7 +14,7 @@ import torch
 
 from codec.errors import InputError
 
-__all__ = ["latents", "LatentFolder"]
+__all__ = ["latents", "LatentFolder", "pooled"]
 
 
 def latents(image_or_file, quality: int = 50) -> torch.Tensor:
@@ -46,10 +46,10 @@ class LatentFolder(torch.utils.data.Dataset):
         if not self.files:
             raise InputError(f"{root}: no .wlc files")
         if labels is None:
-            classes = sorted({f.parent.relative_to(self.root).as_posix() for f in self.files})
-            self.classes = classes
-            labels = {f.relative_to(self.root).as_posix(): classes.index(f.parent.relative_to(self.root).as_posix())
-                      for f in self.files}
+            folders = {f.relative_to(self.root).as_posix(): f.parent.relative_to(self.root).as_posix()
+                       for f in self.files}
+            self.classes = sorted(set(folders.values()))
+            labels = {name: self.classes.index(folder) for name, folder in folders.items()}
         self.labels = [labels[f.relative_to(self.root).as_posix()] for f in self.files]
 
     def __len__(self) -> int:
