@@ -19,7 +19,7 @@ from codec.modes.spectral import MIN_CHANNELS, SpectralKLT
 
 __all__ = ["MODES", "encode", "encode_audio", "decode", "info", "complexity", "Info", "DEFAULT_QUALITY"]
 
-MODES = ("linear", "learned")
+MODES = ("linear", "learned", "inr")
 DEFAULT_QUALITY = 50
 _LINEAR_MODEL = "linear-v1"
 LEARNED_MODEL = "learned-v1"
@@ -180,12 +180,16 @@ def _search_bpp(enc: _LinearImageEncoder, target: float) -> bytes:
 
 
 def encode(image, quality: int = DEFAULT_QUALITY, mode: str = "linear", bpp: float | None = None,
-           layout: str = "HWC", max_error: float | None = None) -> bytes:
+           layout: str = "HWC", max_error: float | None = None, *, effort: str = "fast",
+           seconds: float | None = None, seed: int = 0, progress=None) -> bytes:
     """Compress an image; ``bpp`` (bits per pixel, header included) overrides quality.
 
     ``layout`` says how a 3-D array holds its channels: "HWC" (default) or "CHW"; the
     decoded array comes back in the same layout. ``max_error`` (float32 data only)
     guarantees every decoded value is within that distance of the original.
+    The INR mode fits a network to the image: ``effort`` (fast, medium, slow) or
+    ``seconds`` sets how long, ``seed`` makes it repeatable, and ``progress(step, total,
+    bpp, psnr)`` is called as it goes.
     """
     if mode not in MODES:
         raise InputError(f"unknown mode {mode!r}; available: {', '.join(MODES)}")
@@ -198,6 +202,8 @@ def encode(image, quality: int = DEFAULT_QUALITY, mode: str = "linear", bpp: flo
     else:
         layout = "HWC"
     a = _as_array(image)
+    if mode == "inr":
+        return _encode_inr(a, layout, q, bpp, max_error, effort, seconds, seed, progress)
     if mode == "learned":
         if a.ndim != 3 or a.shape[2] not in (3, 4):
             channels = 1 if a.ndim == 2 else a.shape[2]
@@ -215,6 +221,23 @@ def encode(image, quality: int = DEFAULT_QUALITY, mode: str = "linear", bpp: flo
     from codec.modes.linear import quality_to_step
 
     return enc.encode(quality_to_step(q), q)
+
+
+def _encode_inr(a, layout, q, bpp, max_error, effort, seconds, seed, progress) -> bytes:
+    from codec.inr.fit import EFFORTS
+    from codec.modes.inr import encode_image
+
+    if bpp is not None:
+        raise InputError("--bpp is not available in the inr mode (each rate is a new fit); use --quality")
+    if max_error is not None:
+        raise InputError("--max-error needs the linear mode")
+    if effort not in EFFORTS:
+        raise InputError(f"unknown effort {effort!r}; available: {', '.join(EFFORTS)}")
+    if seconds is not None and (isinstance(seconds, bool) or not np.isfinite(seconds) or not seconds > 0):
+        raise InputError(f"--seconds must be a positive number, got {seconds!r}")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**32:
+        raise InputError(f"seed must be an integer in 0..2**32-1, got {seed!r}")
+    return encode_image(a, layout, q, effort, seconds, int(seed), progress)
 
 
 def _encode_bounded(enc: _LinearImageEncoder, original, q: int, bpp, max_error) -> bytes:
@@ -330,6 +353,10 @@ def decode(data: bytes) -> np.ndarray:
         raise InputError("this is a features-mode file (named tensors): use codec.decode_features(data)")
     if header.mode == "linear" and header.modality == "audio":
         return _decode_audio(header, chunks)
+    if header.mode == "inr" and header.modality == "image":
+        from codec.modes.inr import decode_image
+
+        return decode_image(header, chunks)
     if header.mode not in ("linear", "learned") or header.modality != "image":
         raise FormatError(f"{header.mode}/{header.modality} files cannot be decoded by this version")
     from codec.modes.linear import DC_LEVELS, pad_multiple
@@ -449,6 +476,10 @@ def info(data: bytes) -> Info:
         fields.append(("duration", f"{seconds:.3f} s"))
         total = int(dict(fields)["total size"].split()[0])
         fields.append(("bitrate", f"{total * 8 / seconds / 1000:.3f} kb/s"))
+    elif header.mode == "inr":
+        from codec.modes.inr import describe_params
+
+        fields = [(k, describe_params(header) if k == "params" else v) for k, v in fields]
     elif header.mode == "features":  # codec/modes/features.py
         from codec.modes.features import describe_params, tensor_fields
 
@@ -476,6 +507,8 @@ def complexity(mode: str = "linear") -> dict:
     """
     if mode not in MODES:
         raise InputError(f"unknown mode {mode!r}; available: {', '.join(MODES)}")
+    if mode == "inr":
+        return _inr_complexity()
     linear = _linear_complexity()
     if mode == "linear":
         return linear
@@ -494,6 +527,20 @@ def _learned_complexity(linear: dict) -> dict:
             "detail": f"encode {linear['macs_per_pixel']} MACs/pixel (the linear mode's); decode {decode:.0f} "
                       f"(decoder network {net['macs_per_pixel']:.0f}, inverse KLT+WPT {linear['macs_per_pixel']}); "
                       f"network {net['parameters']} parameters"}
+
+
+def _inr_complexity() -> dict:
+    """The default INR decoder (RGB), counted from its layer shapes; encoding is a fit."""
+    from codec.inr.model import Architecture, INRModel
+    from codec.modes.inr import macs_per_pixel
+
+    arch = Architecture(levels=6, first=1, channels=3)
+    model = INRModel(arch, (64, 64))
+    nets = sum(p.numel() for p in model.synthesis.parameters()) + sum(p.numel() for p in model.arm.parameters())
+    macs = macs_per_pixel(arch)
+    return {"macs_per_pixel": round(macs), "parameters": nets,
+            "detail": f"decode {macs:.0f} MACs/pixel (entropy model, upsampling, synthesis); encoding fits the "
+                      f"network: each step about 3x a decode, {nets} network parameters plus the latents"}
 
 
 def _linear_complexity() -> dict:

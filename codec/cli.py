@@ -111,25 +111,32 @@ def _default_output(src: str, suffix: str) -> str:
     return "-" if src == "-" else str(Path(src).with_suffix(suffix))
 
 
-def _encode(src, output, quality, bpp, mode, layout, max_error, force, quiet, kbps=None, **features):
+def _encode(src, output, quality, bpp, mode, layout, max_error, force, quiet, kbps=None, inr=None, **features):
     import codec
     from codec.io.audio import looks_like_audio
 
     out = output or _default_output(src, ".wlc")
+    if mode != "inr" and inr and (inr["effort"] != "fast" or inr["seconds"] is not None or inr["seed"] != 0):
+        raise InputError("--effort, --seconds and --seed apply to --mode inr")
     if mode == "features":  # feature tensors: codec/features/cli.py
         return features_cli.encode_file(src, out, quality, max_error, bpp, kbps, force, quiet, **features)
     if src != "-" and Path(src).is_file():
         with open(src, "rb") as f:
             if looks_like_audio(f.read(12)):  # read by libsndfile from the path: held once
-                return _encode_audio(src, src, out, quality, bpp, max_error, force, quiet, kbps)
+                return _encode_audio(src, src, out, quality, bpp, max_error, force, quiet, kbps, mode)
     data = _read_input(src)
     if looks_like_audio(data[:12]):
-        return _encode_audio(data, src, out, quality, bpp, max_error, force, quiet, kbps)
+        return _encode_audio(data, src, out, quality, bpp, max_error, force, quiet, kbps, mode)
     if kbps is not None:
         raise InputError(f"{src}: --kbps applies to audio; use --bpp for images")
     signal = _load_signal(data, src)
     start = time.perf_counter()
-    stream = codec.encode(signal, quality=quality, mode=mode, bpp=bpp, layout=layout, max_error=max_error)
+    extra = {}
+    if mode == "inr":
+        extra = dict(inr or {}, progress=None if quiet else _inr_progress)
+    stream = codec.encode(signal, quality=quality, mode=mode, bpp=bpp, layout=layout, max_error=max_error, **extra)
+    if mode == "inr" and not quiet:
+        click.echo("", err=True)
     elapsed = time.perf_counter() - start
     _write_output(out, stream, force)
     if not quiet:
@@ -139,10 +146,20 @@ def _encode(src, output, quality, bpp, mode, layout, max_error, force, quiet, kb
                    f"quality {q}, {mode}, encode {elapsed:.3f} s", err=True)
 
 
-def _encode_audio(data, src, out, quality, bpp, max_error, force, quiet, kbps):
+def _inr_progress(step: int, total: int, bpp: float, psnr: float) -> None:
+    """One self-overwriting progress line on stderr while the INR mode fits."""
+    width = 30
+    done = width * step // total
+    click.echo(f"\rfitting [{'#' * done}{'.' * (width - done)}] {step}/{total}  {bpp:.3f} bpp (latents)  "
+               f"{psnr:.2f} dB", err=True, nl=False)
+
+
+def _encode_audio(data, src, out, quality, bpp, max_error, force, quiet, kbps, mode="linear"):
     from codec.api import encode_audio, info
     from codec.io.audio import read_audio
 
+    if mode != "linear":
+        raise InputError(f"{src}: audio files are coded by the linear mode, not --mode {mode}")
     if bpp is not None:
         raise InputError(f"{src}: --bpp applies to images; use --kbps for audio")
     if max_error is not None:
@@ -232,9 +249,10 @@ _quality = click.option("-q", "--quality", type=click.IntRange(1, 100), default=
 _bpp = click.option("--bpp", type=click.FloatRange(min=0, min_open=True), default=None,
                     help="Target bits per pixel (header included); picks the best quality at or under it. "
                          "Overrides --quality. Default: off.")
-_mode = click.option("--mode", type=click.Choice(["linear", "learned", "features"]), default="linear",
+_mode = click.option("--mode", type=click.Choice(["linear", "learned", "inr", "features"]), default="linear",
                      show_default=True,
-                     help="Coding mode: linear (any image, array or audio), learned (RGB images), features "
+                     help="Coding mode: linear (any image, array or audio), learned (RGB images), inr (a network "
+                          "fitted to one image of 1..8 channels; slow to encode, see --effort), features "
                           "(.npy/.pt/.safetensors tensors; see the --clip ... --model options).")
 _force = click.option("-f", "--force", is_flag=True, help="Overwrite an existing output file. Default: off.")
 _quiet = click.option("--quiet", is_flag=True, help="No summary line on stderr. Default: off.")
@@ -256,18 +274,29 @@ _debug = click.option("--debug", is_flag=True, help="Show a full traceback on er
 @click.option("--kbps", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Audio only: target total kilobits per second (header included); picks the best "
                    "quality at or under it. Overrides --quality. Default: off.")
+@click.option("--effort", type=click.Choice(["fast", "medium", "slow"]), default="fast", show_default=True,
+              help="INR mode: fitting steps (600, 2000, 5000; a 768x512 image takes about 2, 6 and 15 "
+                   "minutes on 2 CPU cores).")
+@click.option("--seconds", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="INR mode: fit for about this many seconds instead (as many steps as the first ones' "
+                   "pace allows). Default: off.")
+@click.option("--seed", type=click.IntRange(0, 2**32 - 1), default=0, show_default=True,
+              help="INR mode: random seed; the same seed, effort and machine give the same file.")
 @features_cli.encode_options
 @_force
 @_quiet
 @_debug
-def encode_cmd(src, output, quality, bpp, mode, layout, max_error, kbps, force, quiet, debug, **features):
+def encode_cmd(src, output, quality, bpp, mode, layout, max_error, kbps, effort, seconds, seed, force, quiet,
+               debug, **features):
     """Compress an image (PNG, JPEG, TIFF, ... or .npy) or audio (WAV, FLAC, Ogg) into a .wlc file.
 
     The input kind is detected from the content; '-' reads stdin. Arrays with 5 or more
     channels (multispectral) are decorrelated by a KLT fitted to the file and stored in it;
     audio with 2 or more channels likewise.
     """
-    _run(debug, lambda: _encode(src, output, quality, bpp, mode, layout, max_error, force, quiet, kbps, **features))
+    inr = {"effort": effort, "seconds": seconds, "seed": seed}
+    _run(debug, lambda: _encode(src, output, quality, bpp, mode, layout, max_error, force, quiet, kbps, inr,
+                                **features))
 
 
 @click.command("decode", epilog=EXIT_HELP)

@@ -1,0 +1,120 @@
+"""Encoding an image as an INR: optimise D + lambda * R for this one image.
+
+Schedule (after Cool-chic): Adam with cosine-decayed learning rates; for the first 80%
+of the steps the latents see additive uniform noise (a differentiable stand-in for
+rounding), for the last 20% they are rounded with a straight-through gradient. Then the
+networks are quantised: the entropy model to its fixed point, the synthesis to the step
+2**-q (q in 4..11) that minimises D + lambda * R, weights' own bits included.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from codec.inr.coding import MAX_LATENT, IntegerARM, tensor_bits
+from codec.inr.model import Architecture, INRModel
+
+__all__ = ["EFFORTS", "Fitted", "fit"]
+
+EFFORTS = {"fast": 600, "medium": 2000, "slow": 5000}
+"""Fitting steps per effort (a Kodak image: about 0.17 s a step on this 2-core CPU)."""
+
+_SOFT_FRACTION = 0.8
+_GRID_LR = 0.05
+_NET_LR = 0.01
+_SYNTH_BITS = range(4, 12)
+
+
+@dataclass
+class Fitted:
+    """A fitted INR in integer form, ready for ``codec.modes.inr`` to write."""
+
+    arch: Architecture
+    grids: list[np.ndarray]          # int64, finest first
+    arm: IntegerARM
+    synthesis: list[np.ndarray]      # int64 weights in units of 2**-synth_bits
+    synth_bits: int
+    steps: int
+
+
+def _lr(step: int, total: int) -> float:
+    return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * step / total))
+
+
+def _steps_for(seconds: float | None, effort: str, step_time: float) -> int:
+    if seconds is None:
+        return EFFORTS[effort]
+    return max(10, int(seconds / max(step_time, 1e-6)))
+
+
+def fit(x: np.ndarray, lam: float, arch: Architecture, effort: str = "fast", seconds: float | None = None,
+        seed: int = 0, progress=None, device: str | None = None) -> Fitted:
+    """Fit (channels, H, W) samples in 0..1; returns integer weights (grids cover the padded size).
+
+    ``progress(step, total, bpp, psnr)`` is called every few steps. ``seconds`` replaces
+    the effort's step count by as many steps as fit in that time (measured on the first
+    steps), so such an encoding is reproducible only on the same machine and load.
+    """
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    torch.manual_seed(seed)
+    target = torch.from_numpy(np.ascontiguousarray(x, np.float32))[None].to(device)
+    _, height, width = x.shape
+    pixels = height * width
+    m = arch.multiple
+    model = INRModel(arch, (-(-height // m) * m, -(-width // m) * m)).to(device)
+    with torch.no_grad():  # start from the mean colour
+        model.synthesis.mlp[1].bias.copy_(target.mean((0, 2, 3)).repeat_interleave(4))
+    nets = list(model.synthesis.parameters()) + list(model.arm.parameters())
+    opt = torch.optim.Adam([{"params": list(model.grids), "lr": _GRID_LR}, {"params": nets, "lr": _NET_LR}])
+    total = EFFORTS[effort]
+    start = time.perf_counter()
+    step = 0
+    while step < total:
+        frac = _lr(step, total)
+        for group, base in zip(opt.param_groups, (_GRID_LR, _NET_LR)):
+            group["lr"] = base * frac
+        soft = step < _SOFT_FRACTION * total
+        if soft:
+            grids = [g + torch.rand_like(g) - 0.5 for g in model.grids]
+        else:
+            grids = [g + (torch.round(g) - g).detach() for g in model.grids]
+        mse = torch.mean((model.decode(grids)[..., :height, :width] - target) ** 2)
+        bpp = model.rate_bits(grids) / pixels
+        loss = mse + lam * bpp
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        step += 1
+        if step == 5 and seconds is not None:  # fix the step count from the measured pace
+            total = _steps_for(seconds, effort, (time.perf_counter() - start) / 5)
+        if progress and (step % 20 == 0 or step == total):
+            progress(step, total, bpp.item(), 10 * math.log10(1 / max(mse.item(), 1e-12)))
+    return _quantise(model.cpu(), target.cpu(), lam, step)
+
+
+def _quantise(model: INRModel, target: torch.Tensor, lam: float, steps: int) -> Fitted:
+    """Round the latents, fix the entropy model's point, pick the synthesis step by D + lambda R."""
+    h, w = target.shape[2:]
+    pixels = h * w
+    with torch.no_grad():
+        grids = [torch.round(g).clamp(-MAX_LATENT, MAX_LATENT) for g in model.grids]
+        arm = IntegerARM.from_float(model.arm)
+        arm.to_float(model.arm)
+        floats = [p.detach().clone() for p in model.synthesis.parameters()]
+        best = None
+        for bits in _SYNTH_BITS:
+            ints = [torch.round(p * 2.0**bits) for p in floats]
+            for p, q in zip(model.synthesis.parameters(), ints):
+                p.copy_(q / 2.0**bits)
+            mse = float(torch.mean((model.decode(grids)[..., :h, :w].clamp(0, 1) - target) ** 2))
+            weight_bits = sum(tensor_bits(q.numpy().astype(np.int64)) for q in ints)
+            cost = mse + lam * weight_bits / pixels
+            if best is None or cost < best[0]:
+                best = (cost, bits, [q.numpy().astype(np.int64) for q in ints])
+    _, bits, synthesis = best
+    return Fitted(model.arch, [g.numpy().astype(np.int64) for g in grids], arm, synthesis, bits, steps)

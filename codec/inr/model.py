@@ -1,0 +1,135 @@
+"""The INR image model: latent grids, their upsampling, a small synthesis network, and
+the autoregressive Laplace model that gives the latents' rate (after Cool-chic and C3).
+
+    grids (1 channel each, full/2**s for s = first .. first + levels - 1)
+      --bicubic upsampling to half size (a full-size grid: its 2x2 blocks as 4 channels)-->
+      --per-position MLP (ReLU)--> 2x2 blocks of samples --2 residual 3x3 convs--> image
+
+The MLP runs at half resolution and emits 2x2 blocks: on this CPU a per-pixel MLP at full
+resolution made each fitting step about ten times slower, for the same capacity.
+
+Only the decoder's side lives here; fitting one image is ``codec.inr.fit``, the integer
+form used for coding is ``codec.inr.coding``.
+"""
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from codec.inr.context import context_size, level_context
+
+__all__ = ["Architecture", "INRModel", "laplace_bits", "LOG_SCALE_MIN", "LOG_SCALE_MAX"]
+
+LOG_SCALE_MIN = -819 / 256   # smallest Laplace scale exp(-3.2): the table family's first
+LOG_SCALE_MAX = LOG_SCALE_MIN + 63 / 8   # largest (about 107): 64 scales, 1/8 apart in log
+
+
+@dataclass(frozen=True)
+class Architecture:
+    """Everything that fixes the shapes of an INR; written to the file's header."""
+
+    levels: int = 7          # number of latent grids
+    first: int = 0           # the finest grid is full/2**first
+    hidden: int = 32         # synthesis MLP width
+    arm_hidden: int = 16     # entropy-model MLP width
+    channels: int = 3
+
+    @property
+    def multiple(self) -> int:
+        """Image sides are padded to a multiple of this (the coarsest grid's factor)."""
+        return 2 ** (self.first + self.levels - 1)
+
+    def grid_shapes(self, padded: tuple[int, int]) -> list[tuple[int, int]]:
+        return [(padded[0] >> s, padded[1] >> s) for s in range(self.first, self.first + self.levels)]
+
+
+class Synthesis(nn.Module):
+    """Half-size planes to samples: an MLP emitting 2x2 blocks, then two residual 3x3 convs."""
+
+    def __init__(self, arch: Architecture):
+        super().__init__()
+        inputs = arch.levels + (3 if arch.first == 0 else 0)
+        self.mlp = nn.ModuleList([nn.Linear(inputs, arch.hidden), nn.Linear(arch.hidden, 4 * arch.channels)])
+        self.refine = nn.ModuleList([nn.Conv2d(arch.channels, arch.channels, 3) for _ in range(2)])
+        for conv in self.refine:  # start as the identity
+            nn.init.zeros_(conv.weight)
+            nn.init.zeros_(conv.bias)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        """(inputs, H/2, W/2) planes -> (1, channels, H, W)."""
+        _, h, w = z.shape
+        x = self.mlp[1](torch.relu(self.mlp[0](z.flatten(1).T)))
+        x = F.pixel_shuffle(x.T.reshape(1, -1, h, w), 2)
+        x = x + torch.relu(self.refine[0](F.pad(x, (1, 1, 1, 1), mode="replicate")))
+        return x + self.refine[1](F.pad(x, (1, 1, 1, 1), mode="replicate"))
+
+
+class ARM(nn.Module):
+    """Context -> (mean, log scale) of each latent's Laplace law."""
+
+    def __init__(self, arch: Architecture):
+        super().__init__()
+        n = context_size(arch.levels)
+        self.layers = nn.ModuleList([nn.Linear(n, arch.arm_hidden), nn.Linear(arch.arm_hidden, arch.arm_hidden),
+                                     nn.Linear(arch.arm_hidden, 2)])
+        nn.init.zeros_(self.layers[-1].weight)
+        nn.init.zeros_(self.layers[-1].bias)
+
+    def forward(self, ctx: torch.Tensor) -> torch.Tensor:
+        x = ctx
+        for layer in self.layers[:-1]:
+            x = torch.relu(layer(x))
+        return self.layers[-1](x)
+
+
+def laplace_bits(y: torch.Tensor, mu: torch.Tensor, log_scale: torch.Tensor) -> torch.Tensor:
+    """Bits of integer(-like) ``y`` under a Laplace(mu, exp(log_scale)) quantised to integers."""
+    b = torch.exp(log_scale.clamp(LOG_SCALE_MIN, LOG_SCALE_MAX))
+    d = (y - mu).abs()
+    # The mass of [d - 1/2, d + 1/2] under a zero-mean Laplace, for d >= 1/2 and d < 1/2.
+    far = 0.5 * torch.exp(-(d - 0.5).clamp_min(0) / b) * -torch.expm1(-1 / b)
+    near = 1 - 0.5 * torch.exp(-(0.5 - d).clamp_min(0) / b) - 0.5 * torch.exp(-(d + 0.5) / b)
+    p = torch.where(d < 0.5, near, far)
+    return -torch.log2(p.clamp_min(2.0 ** -16))
+
+
+class INRModel(nn.Module):
+    """Latent grids + synthesis + entropy model for one image of ``padded`` size."""
+
+    def __init__(self, arch: Architecture, padded: tuple[int, int]):
+        super().__init__()
+        self.arch = arch
+        self.padded = padded
+        self.grids = nn.ParameterList([nn.Parameter(torch.zeros(h, w)) for h, w in arch.grid_shapes(padded)])
+        self.synthesis = Synthesis(arch)
+        self.arm = ARM(arch)
+
+    def upsample(self, grids: list[torch.Tensor]) -> torch.Tensor:
+        """(inputs, H/2, W/2): the grids at half size, a full-size one as 4 planes."""
+        planes = []
+        for s, g in zip(range(self.arch.first, self.arch.first + self.arch.levels), grids):
+            if s == 0:
+                planes.append(F.pixel_unshuffle(g[None, None], 2)[0])
+            elif s == 1:
+                planes.append(g[None])
+            else:
+                planes.append(F.interpolate(g[None, None], scale_factor=2 ** (s - 1), mode="bicubic",
+                                            align_corners=False)[0])
+        return torch.cat(planes)
+
+    def decode(self, grids: list[torch.Tensor]) -> torch.Tensor:
+        return self.synthesis(self.upsample(grids))
+
+    def rate_bits(self, grids: list[torch.Tensor]) -> torch.Tensor:
+        """Total bits of the (quantised or noisy) grids under the entropy model."""
+        total = grids[0].new_zeros(())
+        levels = self.arch.levels
+        for level in range(levels):
+            parent = grids[level + 1] if level + 1 < levels else None
+            ctx = level_context(grids[level], parent, level, levels)
+            out = self.arm(ctx.flatten(1).T)
+            mu = out[:, 0] + (torch.round(out[:, 0]) - out[:, 0]).detach()
+            total = total + laplace_bits(grids[level].flatten(), mu, out[:, 1]).sum()
+        return total
