@@ -53,7 +53,7 @@ def _steps_for(seconds: float | None, effort: str, step_time: float) -> int:
 
 
 def fit(x: np.ndarray, lam: float, arch: Architecture, effort: str = "fast", seconds: float | None = None,
-        seed: int = 0, progress=None, device: str | None = None) -> Fitted:
+        seed: int = 0, progress=None, device: str | None = None, steps: int | None = None) -> Fitted:
     """Fit (channels, H, W) samples in 0..1; returns integer weights (grids cover the padded size).
 
     ``progress(step, total, bpp, psnr)`` is called every few steps. ``seconds`` replaces
@@ -71,7 +71,7 @@ def fit(x: np.ndarray, lam: float, arch: Architecture, effort: str = "fast", sec
         model.synthesis.mlp[1].bias.copy_(target.mean((0, 2, 3)).repeat_interleave(4))
     nets = list(model.synthesis.parameters()) + list(model.arm.parameters())
     opt = torch.optim.Adam([{"params": list(model.grids), "lr": _GRID_LR}, {"params": nets, "lr": _NET_LR}])
-    total = EFFORTS[effort]
+    total = steps or EFFORTS[effort]
     start = time.perf_counter()
     step = 0
     while step < total:
@@ -90,11 +90,12 @@ def fit(x: np.ndarray, lam: float, arch: Architecture, effort: str = "fast", sec
         loss.backward()
         opt.step()
         step += 1
-        if step == 5 and seconds is not None:  # fix the step count from the measured pace
+        if step == 5 and seconds is not None and not steps:  # fix the step count from the measured pace
             total = _steps_for(seconds, effort, (time.perf_counter() - start) / 5)
         if progress and (step % 20 == 0 or step == total):
             progress(step, total, bpp.item(), 10 * math.log10(1 / max(mse.item(), 1e-12)))
     return _quantise(model.cpu(), target.cpu(), lam, step)
+
 
 
 def _quantise(model: INRModel, target: torch.Tensor, lam: float, steps: int) -> Fitted:

@@ -22,7 +22,7 @@ from codec.inr.coding import IntegerARM, decode_grids, decode_tensor, encode_gri
 from codec.inr.context import context_size
 from codec.inr.model import Architecture, INRModel
 
-__all__ = ["MAX_PIXELS", "MAX_CHANNELS", "encode_image", "decode_image", "describe_params", "quality_to_lambda",
+__all__ = ["MAX_PIXELS", "MAX_CHANNELS", "encode_image", "decode_image", "decode_latents", "describe_params", "quality_to_lambda",
            "macs_per_pixel"]
 
 MAX_PIXELS = 4096 * 4096   # fitting is per image: beyond this, use the linear or learned mode
@@ -50,8 +50,8 @@ def _synthesis_shapes(arch: Architecture) -> list[tuple[int, ...]]:
 
 
 def encode_image(a: np.ndarray, layout: str, quality: int, effort: str = "fast", seconds: float | None = None,
-                 seed: int = 0, progress=None, arch: Architecture | None = None) -> bytes:
-    """Fit and code an HxW or HxWxC image (uint8, uint16 or float32)."""
+                 seed: int = 0, progress=None, arch: Architecture | None = None, steps: int | None = None) -> bytes:
+    """Fit and code an HxW or HxWxC image (uint8, uint16 or float32); ``steps`` overrides the effort."""
     from codec.inr.fit import fit
 
     planes = a if a.ndim == 3 else a[:, :, None]
@@ -70,7 +70,7 @@ def encode_image(a: np.ndarray, layout: str, quality: int, effort: str = "fast",
     lo, hi = float(np.float32(lo)), float(np.float32(hi))
     x = (planes.transpose(2, 0, 1).astype(np.float64) - lo) / (hi - lo)
     lam = quality_to_lambda(quality)
-    fitted = fit(x.astype(np.float32), lam, arch, effort, seconds, seed, progress)
+    fitted = fit(x.astype(np.float32), lam, arch, effort, seconds, seed, progress, steps=steps)
     enc = Encoder()
     for w, b in fitted.arm.layers:
         encode_tensor(enc, w.astype(np.int64))
@@ -103,10 +103,8 @@ def _read_params(header) -> tuple[Architecture, int, float, float]:
     return arch, bits, lo, hi
 
 
-def decode_image(header, chunks: list) -> np.ndarray:
-    """The image of an INR file, in its original shape, dtype and layout."""
-    import torch
-
+def _decode_parts(header, chunks: list):
+    """(architecture, synthesis bits, value range, synthesis integers, grids) of an INR file."""
     arch, bits, lo, hi = _read_params(header)
     if header.layout not in ("HW", "HWC", "CHW") or header.dtype not in ("uint8", "uint16", "float32"):
         raise FormatError("INR files hold uint8, uint16 or float32 images")
@@ -122,6 +120,19 @@ def decode_image(header, chunks: list) -> np.ndarray:
     synthesis = [decode_tensor(dec, s) for s in _synthesis_shapes(arch)]
     grids = decode_grids(dec, arch.grid_shapes(header.padded), arm)
     dec.finish()
+    return arch, bits, (lo, hi), (height, width), synthesis, grids
+
+
+def decode_latents(header, chunks: list) -> list:
+    """The integer latent grids of an INR file (float64 tensors, finest first): entropy decoding only."""
+    return _decode_parts(header, chunks)[-1]
+
+
+def decode_image(header, chunks: list) -> np.ndarray:
+    """The image of an INR file, in its original shape, dtype and layout."""
+    import torch
+
+    arch, bits, (lo, hi), (height, width), synthesis, grids = _decode_parts(header, chunks)
     model = INRModel(arch, header.padded)
     with torch.no_grad():
         for p, q in zip(model.synthesis.parameters(), synthesis):
