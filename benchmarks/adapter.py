@@ -16,6 +16,8 @@ class Adapter:
     Subclasses set ``name`` (unique, used on the command line and in file names), ``kind`` (the
     signal kind it codes: "image" now, "audio"/"array" later), ``qualities`` (the sweep, in the
     codec's own quality units, ordered from lowest to highest rate) and ``description``.
+    ``opt_in`` adapters (too slow for the default run, e.g. INR fitting minutes per image) are left
+    out when no ``--codecs`` is given and run only when named.
     Adapters are plain picklable objects so a process pool can ship them to workers.
     """
 
@@ -23,6 +25,7 @@ class Adapter:
     kind: str = "image"
     qualities: tuple = ()
     description: str = ""
+    opt_in: bool = False  # True: too slow for the default run; runs only when named in --codecs
 
     def available(self) -> str | None:
         """None when the codec can run here, else a one-line reason to skip it."""

@@ -39,7 +39,8 @@ def _command(ctx: click.Context) -> str:
               "(held-out clips chosen from it), default ../shared/data/audio/train. array: an HxWxC uint8 "
               ".npy file or a folder of them, default ../shared/data/multispectral/L7_ETMs.npy.")
 @click.option("--codecs", default=None, metavar="A,B,...",
-              help="Comma-separated codec names (see --list). Default: every registered codec of --kind.")
+              help="Comma-separated codec names (see --list). Default: every registered codec of --kind "
+              "except the opt-in ones (too slow to run unasked, e.g. wavecodec-inr).")
 @click.option("--anchor", default=None,
               help="Codec the BD-rates are measured against. Default: jpeg (image), opus (audio), "
               "jpeg2000-band (array); a second BD-rate column is against heic, mp3 or jpeg2000-band-rates.")
@@ -47,13 +48,16 @@ def _command(ctx: click.Context) -> str:
               help="Timed runs per speed point; the median is reported.")
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
               help="Processes measuring rate-distortion in parallel (over signals).")
+@click.option("--limit", type=click.IntRange(min=1), default=None, metavar="N",
+              help="Only the first N signals (in file-name order; audio: the held-out clips in order), e.g. "
+              "for slow codecs on a subset. Every codec, the anchors included, is measured on the same N.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Results folder. Default: benchmarks/results/<data folder name> for images, "
               "benchmarks/results/<kind>-<data name> otherwise.")
 @click.option("--list", "list_codecs", is_flag=True,
               help="List the codecs, whether they can run here, and their sweeps.")
 @click.pass_context
-def bench(ctx, kind, data, codecs, anchor, reps, workers, out, list_codecs):
+def bench(ctx, kind, data, codecs, anchor, reps, workers, limit, out, list_codecs):
     """Rate-distortion and speed of WaveCodec and the classical codecs on images, audio or arrays."""
     try:
         from . import pipeline
@@ -64,7 +68,7 @@ def bench(ctx, kind, data, codecs, anchor, reps, workers, out, list_codecs):
         pipeline.list_codecs()
         return
     try:
-        pipeline.run(_command(ctx), data, codecs, anchor, reps, workers, out, kind)
+        pipeline.run(_command(ctx), data, codecs, anchor, reps, workers, out, kind, limit)
     except BenchError as exc:
         pipeline.say(f"error: {exc}")
         ctx.exit(exc.exit_code)

@@ -31,6 +31,8 @@ def list_codecs() -> None:
     for name, adapter in REGISTRY.items():
         reason = adapter.available()
         state = "ok" if reason is None else f"unavailable: {reason}"
+        if adapter.opt_in:
+            state += "; opt-in: runs only when named in --codecs"
         click.echo(f"{name:20} {adapter.kind:6} {state}")
         click.echo(f"{'':27} {adapter.description}; sweep {list(adapter.qualities)}")
 
@@ -68,11 +70,11 @@ def _measure(adapters, samples, kind, cache, reps, workers):
     return curves, rows, failures
 
 
-def _report(command, curves, rows, notes, data, samples, kind, anchor, reps, workers, out) -> None:
+def _report(command, curves, rows, notes, data, samples, kind, anchor, reps, workers, out, limit=None) -> None:
     anchors = list(dict.fromkeys([anchor, *kind.anchors[1:]]))
     summary = summarise(curves, anchors, kind)
     threads = thread_count()
-    prov = provenance(command, threads, workers, reps)
+    prov = {**provenance(command, threads, workers, reps), "limit": limit}
     context = {
         "dataset": data.name,
         "count": len(samples),
@@ -95,15 +97,25 @@ def _report(command, curves, rows, notes, data, samples, kind, anchor, reps, wor
     say(f"wrote {out}")
 
 
-def run(command, data, codecs, anchor, reps, workers, out, kind="image") -> None:
-    """One benchmark from the command's options to the files in ``out``."""
+def run(command, data, codecs, anchor, reps, workers, out, kind="image", limit=None) -> None:
+    """One benchmark from the command's options to the files in ``out``.
+
+    ``limit`` keeps the first N signals only. It cuts the one sample list every codec is measured
+    on, so the anchors' BD-rate points come from the same subset (rows are looked up per signal).
+    """
     kind = KINDS[kind]
     anchor = anchor or kind.anchors[0]
     adapters, skipped = _choose_codecs(codecs, kind, anchor)
     data = data or kind.default_data(say)
     samples = kind.samples(data, say)
+    subset = []
+    if limit is not None and limit < len(samples):
+        first, last = samples[0].name, samples[limit - 1].name
+        subset.append(f"--limit {limit}: the first {limit} of {len(samples)} {kind.noun} ({first} .. {last}), "
+                      "every codec on the same ones")
+        samples = samples[:limit]
     out = out or RESULTS / kind.results_name(data)
     say(f"{len(samples)} {kind.noun} from {data}; codecs {', '.join(a.name for a in adapters)}; results in {out}")
     curves, rows, failures = _measure(adapters, samples, kind, ResultCache(out / "cache"), reps, workers)
-    notes = skipped + [f"dropped {n}: {r}" for n, r in failures.items()]
-    _report(command, curves, rows, notes, data, samples, kind, anchor, reps, workers, out)
+    notes = subset + skipped + [f"dropped {n}: {r}" for n, r in failures.items()]
+    _report(command, curves, rows, notes, data, samples, kind, anchor, reps, workers, out, limit)

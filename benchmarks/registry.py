@@ -31,11 +31,12 @@ for _adapter in (*wavecodec_codecs.adapters(), *pillow_codecs.ADAPTERS, *audio.A
 def select(names: list[str] | None, kind: str) -> tuple[list[Adapter], list[str]]:
     """The adapters to run and the skip messages for those that cannot run here.
 
-    ``names`` None means every registered codec of ``kind``. An unknown name, or one of another
-    kind, is an error: a typo must not silently shrink a benchmark.
+    ``names`` None means every registered codec of ``kind`` except the opt-in ones (too slow to
+    run unasked). An unknown name, or one of another kind, is an error: a typo must not silently
+    shrink a benchmark.
     """
     if names is None:
-        names = [name for name, adapter in REGISTRY.items() if adapter.kind == kind]
+        names = [name for name, adapter in REGISTRY.items() if adapter.kind == kind and not adapter.opt_in]
     unknown = [name for name in names if name not in REGISTRY]
     if unknown:
         raise BenchError(f"unknown codec {', '.join(unknown)} (known: {', '.join(REGISTRY)})", exit_code=2)

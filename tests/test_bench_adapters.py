@@ -54,3 +54,32 @@ def test_atomic_write_leaves_no_temporary_file(tmp_path):
     umask = os.umask(0o022)
     os.umask(umask)
     assert target.stat().st_mode & 0o777 == 0o666 & ~umask, "readable like any other file, not private"
+
+
+@pytest.fixture
+def recording_codec(monkeypatch, tmp_path):
+    """A fake ``codec`` with an inr mode whose encode records its kwargs instead of fitting for minutes."""
+    fake = types.ModuleType("codec")
+    (tmp_path / "api.py").write_text("# stands in for the library's files, which version() hashes\n")
+    fake.__file__ = str(tmp_path / "__init__.py")
+    fake.MODES, fake.calls = ("linear", "learned", "inr"), []
+    fake.encode = lambda image, **kwargs: fake.calls.append(kwargs) or b"fit"
+    fake.decode = lambda data: None
+    monkeypatch.setitem(sys.modules, "codec", fake)
+    return fake
+
+
+def test_inr_gets_one_opt_in_adapter_per_effort(recording_codec):
+    by_name = {a.name: a for a in wavecodec_codecs.adapters()}
+    assert list(by_name) == ["wavecodec-linear", "wavecodec-learned", "wavecodec-inr", "wavecodec-inr-medium"]
+    assert not by_name["wavecodec-linear"].opt_in and not by_name["wavecodec-learned"].opt_in
+    for name, effort in (("wavecodec-inr", "fast"), ("wavecodec-inr-medium", "medium")):
+        adapter = by_name[name]
+        assert adapter.opt_in and adapter.available() is None
+        assert adapter.qualities == (20, 40, 60, 80) and effort in adapter.description
+        assert adapter.version().endswith(f"mode=inr effort={effort}")
+        assert adapter.encode(np.zeros((8, 8, 3), np.uint8), 40) == b"fit"
+        assert recording_codec.calls[-1] == {"quality": 40, "mode": "inr", "effort": effort}
+    assert by_name["wavecodec-inr"].version() != by_name["wavecodec-inr-medium"].version()  # distinct cache keys
+    by_name["wavecodec-linear"].encode(np.zeros((8, 8, 3), np.uint8), 30)
+    assert recording_codec.calls[-1] == {"quality": 30, "mode": "linear"}  # other modes as before

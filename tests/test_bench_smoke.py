@@ -199,3 +199,49 @@ def test_without_kodak_the_bundled_samples_are_used_and_said_so(tmp_path, monkey
     assert result.exit_code == 0, result.output
     assert "not found, using the bundled samples" in result.output
     assert "kodim23.png" in (tmp_path / "out" / "per_image.csv").read_text()
+
+
+def test_opt_in_codecs_run_only_when_named(fake):
+    from benchmarks.registry import select
+
+    slow = Quantiser("slow")
+    slow.opt_in = True
+    fake(slow)
+    fake(Quantiser("quick"))
+    default = {a.name for a in select(None, "image")[0]}
+    assert "quick" in default and "slow" not in default
+    assert not {"wavecodec-inr", "wavecodec-inr-medium"} & default
+    assert [a.name for a in select(["slow"], "image")[0]] == ["slow"]
+    listing = run("--list").output.splitlines()
+    assert "opt-in" in next(line for line in listing if line.startswith("slow "))
+    assert "opt-in" not in next(line for line in listing if line.startswith("quick "))
+
+
+def test_limit_measures_every_codec_on_the_first_n_images(images, tmp_path, fake):
+    rng = np.random.default_rng(2)  # a third, noisier image sorts last: the one --limit 2 leaves out
+    Image.fromarray(rng.integers(0, 256, (48, 64, 3), dtype=np.uint8)).save(images / "img2.png")
+    fake(Quantiser("quant"))
+    fake(Quantiser("anchor"))
+    out = tmp_path / "out"
+    assert run("--data", images, "--codecs", "quant,anchor", "--anchor", "anchor", "--reps", 1, "--out", out).exit_code == 0
+    full = list(csv.DictReader((out / "per_image.csv").open()))
+
+    result = run("--data", images, "--codecs", "quant,anchor", "--anchor", "anchor", "--reps", 1, "--limit", 2,
+                 "--out", out)  # the same folder: img2's cached rows must stay out of the curves
+    assert result.exit_code == 0, result.output
+    assert "0 points measured" in result.output
+    rows = list(csv.DictReader((out / "per_image.csv").open()))
+    assert {r["image"] for r in rows} == {"img0.png", "img1.png"}
+    doc = json.loads((out / "anchor.json").read_text())
+    for quality, bpp in zip(doc["results"]["quality"], doc["results"]["bpp"]):
+        first_two = [float(r["bpp"]) for r in full if r["codec"] == "anchor" and r["quality"] == str(quality)
+                     and r["image"] != "img2.png"]
+        assert bpp == pytest.approx(sum(first_two) / 2)
+    assert doc["provenance"]["limit"] == 2 and "--limit 2" in doc["provenance"]["command"]
+    summary = (out / "summary.md").read_text()
+    assert summary.count("--limit 2") >= 2 and "the first 2 of 3 images" in summary  # command and note
+
+
+def test_limit_must_be_positive(images, tmp_path):
+    result = run("--data", images, "--codecs", "jpeg", "--limit", 0, "--out", tmp_path / "out")
+    assert result.exit_code == 2 and "--limit" in result.output
