@@ -6,6 +6,7 @@
     >>> codec.info(data)                            # every header field
     >>> data = codec.encode_audio(samples, 44100)    # (N,) or (N, C) int16/int32/float32
     >>> data = codec.encode(image, mode="learned")  # the learned codec (RGB)
+    >>> data = codec.encode(image, mode="inr", effort="fast")  # a network fitted to the image
     >>> codec.latents(data)                         # its latents, for learning on compressed data
 
 Errors are ``codec.InputError`` (bad signal or option), ``codec.FormatError`` (corrupt or

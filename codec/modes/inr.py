@@ -137,7 +137,8 @@ def decode_image(header, chunks: list) -> np.ndarray:
     with torch.no_grad():
         for p, q in zip(model.synthesis.parameters(), synthesis):
             p.copy_(torch.from_numpy(q / 2.0**bits))
-        x = model.decode([g.float() for g in grids])[0, :, :height, :width].clamp(0, 1).numpy()
+        x = model.decode([g.float() for g in grids])[0, :, :height, :width]
+        x = torch.nan_to_num(x, nan=0.0).clamp(0, 1).numpy()  # wild weights must not reach astype
     out = x.transpose(1, 2, 0).astype(np.float64) * (hi - lo) + lo
     if header.dtype != "float32":
         out = np.rint(out)
