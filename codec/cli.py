@@ -275,7 +275,7 @@ _debug = click.option("--debug", is_flag=True, help="Show a full traceback on er
               help="Audio only: target total kilobits per second (header included); picks the best "
                    "quality at or under it. Overrides --quality. Default: off.")
 @click.option("--effort", type=click.Choice(["fast", "medium", "slow"]), default="fast", show_default=True,
-              help="INR mode: fitting steps (600, 2000, 5000; a 768x512 image takes about 2, 6 and 15 "
+              help="INR mode: fitting steps (750, 2500, 5500; a 768x512 image takes about 2, 6 and 13 "
                    "minutes on 2 CPU cores).")
 @click.option("--seconds", type=click.FloatRange(min=0, min_open=True), default=None,
               help="INR mode: fit for about this many seconds instead (as many steps as the first ones' "

@@ -25,8 +25,17 @@ from codec.errors import FormatError
 from codec.inr.context import anchor_mask, level_context
 from codec.inr.model import LOG_SCALE_MIN
 
-__all__ = ["ARM_BITS", "MAX_LATENT", "IntegerARM", "encode_tensor", "decode_tensor", "encode_grids",
-           "decode_grids", "tables", "tensor_bits"]
+__all__ = [
+    "ARM_BITS",
+    "MAX_LATENT",
+    "IntegerARM",
+    "decode_grids",
+    "decode_tensor",
+    "encode_grids",
+    "encode_tensor",
+    "tables",
+    "tensor_bits",
+]
 
 ARM_BITS = 8                   # the entropy model's fixed point: units of 2**-8
 MAX_LATENT = 2**15             # latents are clamped to +-this before coding

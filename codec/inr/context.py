@@ -11,7 +11,7 @@ model), and the decoder gathers exactly what the encoder did, from integers only
 import torch
 import torch.nn.functional as F
 
-__all__ = ["context_size", "level_context", "anchor_mask"]
+__all__ = ["anchor_mask", "context_size", "level_context"]
 
 
 def context_size(levels: int) -> int:

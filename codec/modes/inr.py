@@ -18,12 +18,26 @@ import numpy as np
 from codec import bitstream
 from codec.entropy import Decoder, Encoder
 from codec.errors import FormatError, InputError
-from codec.inr.coding import IntegerARM, decode_grids, decode_tensor, encode_grids, encode_tensor
+from codec.inr.coding import (
+    IntegerARM,
+    decode_grids,
+    decode_tensor,
+    encode_grids,
+    encode_tensor,
+)
 from codec.inr.context import context_size
-from codec.inr.model import Architecture, INRModel
+from codec.inr.model import Architecture, INRModel, synthesis_inputs
 
-__all__ = ["MAX_PIXELS", "MAX_CHANNELS", "encode_image", "decode_image", "decode_latents", "describe_params", "quality_to_lambda",
-           "macs_per_pixel"]
+__all__ = [
+    "MAX_CHANNELS",
+    "MAX_PIXELS",
+    "decode_image",
+    "decode_latents",
+    "describe_params",
+    "encode_image",
+    "macs_per_pixel",
+    "quality_to_lambda",
+]
 
 MAX_PIXELS = 4096 * 4096   # fitting is per image: beyond this, use the linear or learned mode
 MAX_CHANNELS = 8
@@ -43,7 +57,7 @@ def _arm_shapes(arch: Architecture) -> list[tuple[int, ...]]:
 
 
 def _synthesis_shapes(arch: Architecture) -> list[tuple[int, ...]]:
-    inputs = arch.levels + (3 if arch.first == 0 else 0)
+    inputs = synthesis_inputs(arch)
     c = arch.channels
     return [(arch.hidden, inputs), (arch.hidden,), (4 * c, arch.hidden), (4 * c,),
             (c, c, 3, 3), (c,), (c, c, 3, 3), (c,)]
@@ -166,7 +180,7 @@ def macs_per_pixel(arch: Architecture) -> float:
     n, h = context_size(arch.levels), arch.arm_hidden
     arm = latents * (n * h + h * h + 2 * h)
     upsample = 16 / 4 * sum(1 for s in range(arch.first, arch.first + arch.levels) if s >= 2)  # bicubic taps
-    inputs = arch.levels + (3 if arch.first == 0 else 0)
+    inputs = synthesis_inputs(arch)
     mlp = (inputs * arch.hidden + arch.hidden * 4 * arch.channels) / 4
     convs = 2 * 9 * arch.channels * arch.channels
     return arm + upsample + mlp + convs
