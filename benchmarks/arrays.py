@@ -13,6 +13,8 @@ Distortion is PSNR over all samples, peak 255. Codecs:
   the default anchor.
 - ``jpeg2000-band-rates``: the same, every band at the same compression ratio (``"rates"``).
 - ``wavecodec-band``: WaveCodec on each band alone, no KLT: what the transform across bands buys.
+- ``wavecodec-inr-array``: the INR mode (effort fast, about a minute per quality on the scene) on
+  the whole array; opt-in (name it in ``--codecs``).
 - ``zfp``: zfpy fixed-accuracy mode on the float32 array, PSNR of its float output as is
   (skipped when zfpy is not installed).
 
@@ -30,7 +32,7 @@ from .adapter import Adapter
 from .metrics import psnr
 from .pillow_codecs import Jpeg2000
 from .signals import SHARED, FileKind, Metric, Sample, SampleError, digest
-from .wavecodec_codecs import WaveCodecMode
+from .wavecodec_codecs import WaveCodecINR, WaveCodecMode
 
 __all__ = ["ArrayKind", "ADAPTERS", "main"]
 
@@ -115,6 +117,19 @@ class WaveCodecBand(WaveCodecArray):
         return np.stack([super(WaveCodecBand, self).decode(f) for f in _split(data)], axis=-1)
 
 
+class WaveCodecInrArray(WaveCodecINR):
+    """The INR mode (effort fast) on the whole array: one network for all bands (up to 8)."""
+
+    kind = "array"
+
+    def __init__(self):
+        super().__init__("fast")
+        self.name, self.description = "wavecodec-inr-array", "WaveCodec INR mode, effort fast, all bands"
+
+    def complexity(self):
+        return None
+
+
 class Jpeg2000Band(Adapter):
     """Raw J2K codestreams (no JP2 boxes), the least overhead JPEG 2000 can have, one per band."""
 
@@ -185,6 +200,7 @@ ADAPTERS = (
     Jpeg2000Band("jpeg2000-band-rates", "rates", (80, 64, 48, 40, 32, 24, 20, 16, 12, 10, 8, 6, 5, 4, 3, 2.5, 2),
                  "JPEG 2000 per band (OpenJPEG via Pillow, raw J2K), every band at the same compression ratio"),
     WaveCodecBand(),
+    WaveCodecInrArray(),
     Zfp(),
 )
 
