@@ -129,7 +129,9 @@ def test_files_for_other_models_or_weights_are_refused(sample_rgb):
 def test_modes_this_version_cannot_decode_are_refused(sample_rgb):
     data = codec.encode(sample_rgb, quality=30)
     with pytest.raises(codec.FormatError, match="cannot be decoded"):
-        codec.decode(_reheader(data, mode="inr"))
+        codec.decode(_reheader(data, mode="inr", modality="array"))
+    with pytest.raises(codec.FormatError, match="INR parameters have the wrong size"):
+        codec.decode(_reheader(data, mode="inr"))  # a linear stream relabelled
 
 
 def test_inconsistent_parameters_are_refused(sample_rgb):
