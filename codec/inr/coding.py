@@ -2,7 +2,7 @@
 
 The entropy model runs in fixed point. Its weights are integers in units of 2**-8; its
 inputs (latents, flags) are integers; each layer's sums are exact integers held in
-float64 (every partial sum stays below 2**53, checked from the weights before running,
+float64 (every partial sum stays below 2**53, checked from the weights and inputs per layer,
 so the result does not depend on summation order, BLAS, threads or FMA), rescaled by
 an exact floor division by 2**8. Its two outputs become an integer mean and an index
 into a fixed family of 64 Laplace tables. Latents are coded grid by grid, coarsest

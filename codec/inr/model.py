@@ -7,7 +7,7 @@ the autoregressive Laplace model that gives the latents' rate (after Cool-chic a
       --per-position MLP (ReLU)--> 2x2 blocks of samples --2 residual 3x3 convs--> image
 
 The MLP runs at half resolution and emits 2x2 blocks: on this CPU a per-pixel MLP at full
-resolution made each fitting step about ten times slower, for the same capacity.
+resolution made each fitting step about three times slower.
 
 Only the decoder's side lives here; fitting one image is ``codec.inr.fit``, the integer
 form used for coding is ``codec.inr.coding``.
@@ -120,7 +120,8 @@ class INRModel(nn.Module):
         self.arm = ARM(arch)
 
     def upsample(self, grids: list[torch.Tensor]) -> torch.Tensor:
-        """(inputs, H/2, W/2): the grids at half size, a full-size one as 4 planes."""
+        """(inputs, H/2, W/2): the grids at half size; a full-size one as 4 planes, a half-size
+        one as its 3x3 neighbourhood (9 planes), coarser ones interpolated."""
         planes = []
         for s, g in zip(range(self.arch.first, self.arch.first + self.arch.levels), grids):
             if s == 0:

@@ -47,7 +47,7 @@ _SCALE = {"uint8": 255.0, "uint16": 65535.0}
 
 
 def quality_to_lambda(quality: int) -> float:
-    """Rate weight for quality 1..100: 10**(-1.5 - 3 q/100), 0.016 at 10 down to 0.00006 at 100."""
+    """Rate weight for quality 1..100: 10**(-1.5 - 3 q/100), 0.016 at 10 down to 0.00003 at 100."""
     return 10.0 ** (-1.5 - 3.0 * quality / 100.0)
 
 
