@@ -531,12 +531,11 @@ def _learned_complexity(linear: dict) -> dict:
 
 def _inr_complexity() -> dict:
     """The default INR decoder (RGB), counted from its layer shapes; encoding is a fit."""
-    from codec.inr.model import Architecture, INRModel
-    from codec.modes.inr import macs_per_pixel
+    from codec.inr.model import Architecture
+    from codec.modes.inr import macs_per_pixel, parameter_count
 
-    arch = Architecture(levels=6, first=1, channels=3)
-    model = INRModel(arch, (64, 64))
-    nets = sum(p.numel() for p in model.synthesis.parameters()) + sum(p.numel() for p in model.arm.parameters())
+    arch = Architecture()
+    nets = parameter_count(arch)
     macs = macs_per_pixel(arch)
     return {"macs_per_pixel": round(macs), "parameters": nets,
             "detail": f"decode {macs:.0f} MACs/pixel (entropy model, upsampling, synthesis); encoding fits the "

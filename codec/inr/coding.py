@@ -16,6 +16,7 @@ with the zero-mean Laplace table that fits the tensor best (its index is coded f
 """
 
 import hashlib
+from functools import lru_cache
 
 import numpy as np
 import torch
@@ -51,19 +52,14 @@ _TABLES_SHA256 = "29bfc4c6dcacbd2d1392576acfa1daa0e6bc92e99024c793f7cbfb450de0ff
 _EXACT = 2.0**52
 
 
+@lru_cache(maxsize=1)
 def tables() -> list[Table]:
     """The 64 Laplace tables, scales exp(-3.2 + k/8), values -255..255 plus escape."""
-    global _TABLES
-    if _TABLES is None:
-        scales = np.exp((_LOG_SCALE_MIN_Q + _SCALE_STEP_Q * np.arange(N_SCALES)) / 2.0**ARM_BITS)
-        freqs = laplace_table_family(scales, _MAX_SYMBOL, _PRECISION)
-        if hashlib.sha256(freqs.tobytes()).hexdigest() != _TABLES_SHA256:
-            raise RuntimeError("this machine builds different Laplace tables (its exp() differs)")
-        _TABLES = [Table(row, offset=-_MAX_SYMBOL, escape=True, precision=_PRECISION) for row in freqs]
-    return _TABLES
-
-
-_TABLES = None
+    scales = np.exp((_LOG_SCALE_MIN_Q + _SCALE_STEP_Q * np.arange(N_SCALES)) / 2.0**ARM_BITS)
+    freqs = laplace_table_family(scales, _MAX_SYMBOL, _PRECISION)
+    if hashlib.sha256(freqs.tobytes()).hexdigest() != _TABLES_SHA256:
+        raise RuntimeError("this machine builds different Laplace tables (its exp() differs)")
+    return [Table(row, offset=-_MAX_SYMBOL, escape=True, precision=_PRECISION) for row in freqs]
 
 
 class IntegerARM:
@@ -107,56 +103,50 @@ class IntegerARM:
         return mean.astype(np.int64), np.clip(index, 0, N_SCALES - 1).astype(np.int64)
 
 
-def _passes(y: torch.Tensor, parent, level: int, levels: int, arm: IntegerARM):
-    """For the anchors then the rest of grid ``y``: (mask, means, indices) of each pass."""
-    ctx = level_context(y, parent, level, levels).flatten(1).T.numpy()
-    mean, index = arm(ctx)
-    anchors = anchor_mask(*y.shape, torch.bool).flatten().numpy()
-    return [(anchors, mean[anchors], index[anchors]), (~anchors, mean[~anchors], index[~anchors])]
+def _groups(index: np.ndarray):
+    """Coding order of a pass (grouped by table, ascending; raster order within a group) and
+    its (table, start, stop) runs."""
+    order = np.argsort(index, kind="stable")
+    bounds = np.searchsorted(index[order], np.arange(N_SCALES + 1))
+    return order, [(k, bounds[k], bounds[k + 1]) for k in range(N_SCALES) if bounds[k + 1] > bounds[k]]
 
 
-def _coded_order(index: np.ndarray) -> np.ndarray:
-    """Positions in coding order: grouped by table, ascending; raster order within a group."""
-    return np.argsort(index, kind="stable")
+def _context(y: torch.Tensor, parent, level: int, levels: int) -> np.ndarray:
+    return level_context(y, parent, level, levels).flatten(1).T.numpy()
 
 
 def encode_grids(enc: Encoder, grids: list[np.ndarray], arm: IntegerARM) -> None:
     """Code integer grids (finest first in the list; coded coarsest first)."""
     levels = len(grids)
     t = [torch.from_numpy(np.asarray(g, np.float64)) for g in grids]
-    all_tables = tables()
     for level in reversed(range(levels)):
         parent = t[level + 1] if level + 1 < levels else None
+        # One evaluation serves both passes: an anchor's context never sees a non-anchor.
+        mean, index = arm(_context(t[level], parent, level, levels))
         flat = np.asarray(grids[level], np.int64).ravel()
-        for mask, mean, index in _passes(t[level], parent, level, levels, arm):
-            order = _coded_order(index)
-            symbols = (flat[mask] - mean)[order]
-            bounds = np.searchsorted(index[order], np.arange(N_SCALES + 1))
-            for k in range(N_SCALES):
-                if bounds[k + 1] > bounds[k]:
-                    enc.encode(symbols[bounds[k]:bounds[k + 1]], all_tables[k])
+        anchors = anchor_mask(*t[level].shape, torch.bool).flatten().numpy()
+        for mask in (anchors, ~anchors):
+            order, runs = _groups(index[mask])
+            symbols = (flat[mask] - mean[mask])[order]
+            for k, a, b in runs:
+                enc.encode(symbols[a:b], tables()[k])
 
 
-def decode_grids(dec: Decoder, shapes: list[tuple[int, int]], arm: IntegerARM) -> list[np.ndarray]:
-    """Inverse of ``encode_grids``: float64 arrays of integers, finest first."""
+def decode_grids(dec: Decoder, shapes: list[tuple[int, int]], arm: IntegerARM) -> list[torch.Tensor]:
+    """Inverse of ``encode_grids``: float64 tensors of integers, finest first."""
     levels = len(shapes)
     out = [None] * levels
-    all_tables = tables()
     for level in reversed(range(levels)):
         parent = out[level + 1] if level + 1 < levels else None
         y = torch.zeros(shapes[level], dtype=torch.float64)
         flat = y.view(-1).numpy()
         anchors = anchor_mask(*shapes[level], torch.bool).flatten().numpy()
-        for first in (True, False):
-            ctx = level_context(y, parent, level, levels).flatten(1).T.numpy()
-            mask = anchors if first else ~anchors
-            mean, index = arm(ctx[mask])
-            order = _coded_order(index)
-            bounds = np.searchsorted(index[order], np.arange(N_SCALES + 1))
+        for mask in (anchors, ~anchors):  # the second pass's contexts see the decoded anchors
+            mean, index = arm(_context(y, parent, level, levels)[mask])
+            order, runs = _groups(index)
             symbols = np.empty(len(order), np.int64)
-            for k in range(N_SCALES):
-                if bounds[k + 1] > bounds[k]:
-                    symbols[bounds[k]:bounds[k + 1]] = dec.decode(int(bounds[k + 1] - bounds[k]), all_tables[k])
+            for k, a, b in runs:
+                symbols[a:b] = dec.decode(int(b - a), tables()[k])
             values = np.empty(len(order), np.int64)
             values[order] = symbols
             values += mean

@@ -46,12 +46,6 @@ def _lr(step: int, total: int) -> float:
     return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * step / total))
 
 
-def _steps_for(seconds: float | None, effort: str, step_time: float) -> int:
-    if seconds is None:
-        return EFFORTS[effort]
-    return max(10, int(seconds / max(step_time, 1e-6)))
-
-
 def fit(x: np.ndarray, lam: float, arch: Architecture, effort: str = "fast", seconds: float | None = None,
         seed: int = 0, progress=None, device: str | None = None, steps: int | None = None) -> Fitted:
     """Fit (channels, H, W) samples in 0..1; returns integer weights (grids cover the padded size).
@@ -65,8 +59,7 @@ def fit(x: np.ndarray, lam: float, arch: Architecture, effort: str = "fast", sec
     target = torch.from_numpy(np.ascontiguousarray(x, np.float32))[None].to(device)
     _, height, width = x.shape
     pixels = height * width
-    m = arch.multiple
-    model = INRModel(arch, (-(-height // m) * m, -(-width // m) * m)).to(device)
+    model = INRModel(arch, arch.padded_size(height, width)).to(device)
     with torch.no_grad():  # start from the mean colour
         model.synthesis.mlp[1].bias.copy_(target.mean((0, 2, 3)).repeat_interleave(4))
     nets = list(model.synthesis.parameters()) + list(model.arm.parameters())
@@ -91,7 +84,7 @@ def fit(x: np.ndarray, lam: float, arch: Architecture, effort: str = "fast", sec
         opt.step()
         step += 1
         if step == 5 and seconds is not None and not steps:  # fix the step count from the measured pace
-            total = _steps_for(seconds, effort, (time.perf_counter() - start) / 5)
+            total = max(10, int(seconds * 5 / max(time.perf_counter() - start, 1e-6)))
         if progress and (step % 20 == 0 or step == total):
             progress(step, total, bpp.item(), 10 * math.log10(1 / max(mse.item(), 1e-12)))
     return _quantise(model.cpu(), target.cpu(), lam, step)

@@ -42,6 +42,11 @@ class Architecture:
         """Image sides are padded to a multiple of this (the coarsest grid's factor)."""
         return 2 ** (self.first + self.levels - 1)
 
+    def padded_size(self, height: int, width: int) -> tuple[int, int]:
+        """The size the grids cover: each side rounded up to a multiple of ``multiple``."""
+        m = self.multiple
+        return -(-height // m) * m, -(-width // m) * m
+
     def grid_shapes(self, padded: tuple[int, int]) -> list[tuple[int, int]]:
         return [(padded[0] >> s, padded[1] >> s) for s in range(self.first, self.first + self.levels)]
 
@@ -114,7 +119,6 @@ class INRModel(nn.Module):
     def __init__(self, arch: Architecture, padded: tuple[int, int]):
         super().__init__()
         self.arch = arch
-        self.padded = padded
         self.grids = nn.ParameterList([nn.Parameter(torch.zeros(h, w)) for h, w in arch.grid_shapes(padded)])
         self.synthesis = Synthesis(arch)
         self.arm = ARM(arch)

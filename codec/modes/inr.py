@@ -43,7 +43,6 @@ MAX_PIXELS = 4096 * 4096   # fitting is per image: beyond this, use the linear o
 MAX_CHANNELS = 8
 # levels, first, hidden, arm hidden, synthesis bits, steps, seed, lambda, value lo, value hi
 _PARAMS = struct.Struct("<BBBBBIIfff")
-_SCALE = {"uint8": 255.0, "uint16": 65535.0}
 
 
 def quality_to_lambda(quality: int) -> float:
@@ -66,6 +65,8 @@ def _synthesis_shapes(arch: Architecture) -> list[tuple[int, ...]]:
 def encode_image(a: np.ndarray, layout: str, quality: int, effort: str = "fast", seconds: float | None = None,
                  seed: int = 0, progress=None, arch: Architecture | None = None, steps: int | None = None) -> bytes:
     """Fit and code an HxW or HxWxC image (uint8, uint16 or float32); ``steps`` overrides the effort."""
+    # Each dtype is mapped to 0..1 as in the linear mode.
+    from codec.api import _value_range
     from codec.inr.fit import fit
 
     planes = a if a.ndim == 3 else a[:, :, None]
@@ -75,13 +76,10 @@ def encode_image(a: np.ndarray, layout: str, quality: int, effort: str = "fast",
                          f"{height * width} (use --mode linear)")
     if channels > MAX_CHANNELS:
         raise InputError(f"the INR mode codes at most {MAX_CHANNELS} channels, this image has {channels}")
-    arch = arch or Architecture(levels=6, first=1, channels=channels)
+    arch = arch or Architecture(channels=channels)
     if arch.channels != channels:
         raise ValueError("architecture channels differ from the image's")
-    full = _SCALE.get(a.dtype.name)
-    lo, hi = (0.0, full) if full else (float(a.min()), float(a.max()))
-    hi = hi if hi > lo else lo + 1.0
-    lo, hi = float(np.float32(lo)), float(np.float32(hi))
+    lo, hi = (float(np.float32(v)) for v in _value_range(a))
     x = (planes.transpose(2, 0, 1).astype(np.float64) - lo) / (hi - lo)
     lam = quality_to_lambda(quality)
     fitted = fit(x.astype(np.float32), lam, arch, effort, seconds, seed, progress, steps=steps)
@@ -92,12 +90,11 @@ def encode_image(a: np.ndarray, layout: str, quality: int, effort: str = "fast",
     for q in fitted.synthesis:
         encode_tensor(enc, q)
     encode_grids(enc, fitted.grids, fitted.arm)
-    m = arch.multiple
     header = bitstream.Header(
         mode="inr", modality="image", dtype=a.dtype.name,
         shape=np.moveaxis(a, -1, 0).shape if layout == "CHW" and a.ndim == 3 else a.shape,
         channels=channels, layout=layout if a.ndim == 3 else "HW",
-        padded=(-(-height // m) * m, -(-width // m) * m), quality=quality,
+        padded=arch.padded_size(height, width), quality=quality,
         params=_PARAMS.pack(arch.levels, arch.first, arch.hidden, arch.arm_hidden, fitted.synth_bits,
                             fitted.steps, seed, lam, lo, hi),
     )
@@ -123,8 +120,7 @@ def _decode_parts(header, chunks: list):
     if header.layout not in ("HW", "HWC", "CHW") or header.dtype not in ("uint8", "uint16", "float32"):
         raise FormatError("INR files hold uint8, uint16 or float32 images")
     height, width = header.shape[1:] if header.layout == "CHW" else header.shape[:2]
-    m = arch.multiple
-    if header.padded != (-(-height // m) * m, -(-width // m) * m) or height * width > MAX_PIXELS:
+    if header.padded != arch.padded_size(height, width) or height * width > MAX_PIXELS:
         raise FormatError(f"padded size {header.padded} does not match the image size {height}x{width}")
     if len(chunks) != 1:
         raise FormatError(f"INR files have one chunk, found {len(chunks)}")
@@ -172,6 +168,11 @@ def describe_params(header) -> str:
     return (f"{arch.levels} grids from 1/{2 ** arch.first}, synthesis {arch.hidden} wide (weights in 2**-{bits}), "
             f"entropy model {arch.arm_hidden} wide; fitted {steps} steps, seed {seed}, lambda {lam:.4g}, "
             f"value range {lo:.6g}..{hi:.6g}, {macs_per_pixel(arch):.0f} MACs/pixel ({len(header.params)} bytes)")
+
+
+def parameter_count(arch: Architecture) -> int:
+    """Network weights in a file: the entropy model's and the synthesis' (latents not counted)."""
+    return sum(int(np.prod(s)) for s in _arm_shapes(arch) + _synthesis_shapes(arch))
 
 
 def macs_per_pixel(arch: Architecture) -> float:
