@@ -22,7 +22,7 @@ __all__ = ["MODES", "encode", "encode_audio", "decode", "info", "complexity", "I
 MODES = ("linear", "learned", "inr")
 DEFAULT_QUALITY = 50
 _LINEAR_MODEL = "linear-v1"
-LEARNED_MODEL = "learned-v1"
+LEARNED_MODEL = "learned-v2"
 _DTYPES = {"uint8": 255.0, "uint16": 65535.0, "float32": None}
 _MAX_CHANNELS = 1024
 _BOUND_PARAMS = struct.Struct("<dd")  # --max-error as given, and the residual grid's bound
@@ -118,13 +118,24 @@ class _LinearImageEncoder:
             for group, first, count in _groups(len(x))
         ]
 
+    def _encode_group(self, y: np.ndarray, step: float, group: str) -> bytes:
+        """The learned mode codes the colour group with its fitted contexts, all else as linear."""
+        contexts = self.named.contexts if self.mode == "learned" and group == "rgb" else None
+        if contexts is not None:
+            from codec.modes.contexts import encode_group
+
+            return encode_group(y, step, self.model, group, contexts)
+        from codec.modes.linear import encode_group
+
+        return encode_group(y, step, self.model, group)
+
     def encode(self, step: float, quality: int, residual: tuple | None = None) -> bytes:
         """The file at this step; ``residual`` = (max_error, bound, chunk) adds the bound layer."""
-        from codec.modes.linear import DC_LEVELS, encode_group
+        from codec.modes.linear import DC_LEVELS
         from codec.modes.linear_model import THETA
 
         step = float(np.float32(step))
-        chunks = [encode_group(x, step, self.model, group) for group, x in self.groups]
+        chunks = [self._encode_group(x, step, group) for group, x in self.groups]
         if residual:
             chunks.append(residual[2])
         a = self.array
@@ -425,9 +436,9 @@ def decode(data: bytes) -> np.ndarray:
 
 def _decode_group(chunk, shape, step, model, group, learned) -> np.ndarray:
     """One channel group back to samples; the learned network corrects RGB groups."""
-    from codec.modes.linear import _inverse, decode_klt
+    from codec.modes.linear import _inverse
 
-    y = decode_klt(chunk, shape, step, model, group)
+    y = _decode_klt(chunk, shape, step, model, group, learned)
     if learned is not None and group == "rgb":
         from codec.modes.learned import synthesise
 
@@ -435,22 +446,34 @@ def _decode_group(chunk, shape, step, model, group, learned) -> np.ndarray:
     return _inverse(y, model, group)
 
 
+def _decode_klt(chunk, shape, step, model, group, learned) -> np.ndarray:
+    """Entropy decoding of a group: the learned mode's colour group uses its fitted contexts."""
+    contexts = learned.contexts if learned is not None and group == "rgb" else None
+    if contexts is not None:
+        from codec.modes.contexts import decode_klt
+
+        return decode_klt(chunk, shape, step, model, group, contexts)
+    from codec.modes.linear import decode_klt
+
+    return decode_klt(chunk, shape, step, model, group)
+
+
 def latents(data: bytes):
     """The dequantised KLT channels (192, H'/8, W'/8) of an RGB file's colour group, as a
     torch tensor: entropy decoding only (H', W': the size padded to multiples of 64)."""
     import torch
 
-    from codec.modes.linear import decode_klt
-    from codec.zoo import get_linear_model
+    from codec.zoo import get_learned_model, get_linear_model
 
     header, chunks = bitstream.unpack(data)
     if header.modality != "image" or header.mode not in ("linear", "learned") or header.channels not in (3, 4):
         raise InputError("latents exist for RGB(A) image files of the linear or learned mode")
+    learned = get_learned_model(header.model, header.model_hash) if header.mode == "learned" else None
     model = get_linear_model(*((header.model, header.model_hash) if header.mode == "linear" else (_LINEAR_MODEL,)))
     hw = header.shape[1:] if header.layout == "CHW" else header.shape[:2]
     if header.padded != tuple(-(-s // 64) * 64 for s in hw) or not header.step > 0:
         raise FormatError("invalid padded size or step")
-    return torch.from_numpy(decode_klt(chunks[0], (3, *header.padded), header.step, model, "rgb"))
+    return torch.from_numpy(_decode_klt(chunks[0], (3, *header.padded), header.step, model, "rgb", learned))
 
 
 def info(data: bytes) -> Info:

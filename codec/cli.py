@@ -1,4 +1,4 @@
-"""The ``wavecodec`` command line: encode, decode, info, demo, fit-linear (and bench).
+"""The ``wavecodec`` command line: encode, decode, info, demo, fit-linear, fit-contexts, train (and bench).
 
 Behaves like the classical codec tools: ``-`` for stdin/stdout, default output names
 that never overwrite without ``--force``, atomic writes, one summary line on stderr,
@@ -397,6 +397,39 @@ def fit_linear_cmd(data_dir, output, images, seed, debug):
     _run(debug, fit)
 
 
+@click.command("fit-contexts")
+@click.option("--data", "data_dir", required=True, type=click.Path(file_okay=False),
+              help="Folder of training photographs (its training split is used). Never Kodak.")
+@click.option("--decoder", "decoder_path", required=True, type=click.Path(dir_okay=False),
+              help="Learned model file from 'wavecodec train' (OUT/learned.npz); its decoder is kept.")
+@click.option("-o", "--output", default="codec/data/learned-v2.npz", show_default=True, help="Model file to write.")
+@click.option("--images", type=click.IntRange(1), default=None, help="Use this many training images (default: all).")
+@_quiet
+@_debug
+def fit_contexts_cmd(data_dir, decoder_path, output, images, quiet, debug):
+    """Fit the learned mode's entropy-model context tables (writes the shipped model file)."""
+    def fit():
+        import hashlib
+
+        from codec.train.contexts import fit_contexts_file
+
+        if not Path(data_dir).is_dir():
+            raise InputError(f"{data_dir}: training folder not found")
+        if not Path(decoder_path).is_file():
+            raise InputError(f"{decoder_path}: decoder model file not found")
+        done = None if quiet else (lambda i: click.echo(f"\r{i} images", nl=False, err=True))
+        try:
+            path, saved = fit_contexts_file(data_dir, decoder_path, output, images, done)
+        except (FileNotFoundError, ValueError) as exc:
+            raise InputError(str(exc)) from exc
+        if done:
+            click.echo("", err=True)
+        click.echo("bits saved on the training symbols: " + ", ".join(f"{k} {100 * v:.1f}%" for k, v in saved.items()))
+        click.echo(f"wrote {path} (sha256 {hashlib.sha256(path.read_bytes()).hexdigest()})")
+
+    _run(debug, fit)
+
+
 @click.command("train")
 @click.option("--data", "data_dir", required=True, type=click.Path(file_okay=False),
               help="Folder of training photographs (e.g. ../shared/data/images/train). Never Kodak.")
@@ -456,7 +489,7 @@ def cli():
     """WaveCodec: wavelet-packet compression for images and other signals."""
 
 
-for _command in (encode_cmd, decode_cmd, info_cmd, demo_cmd, fit_linear_cmd, train_cmd):
+for _command in (encode_cmd, decode_cmd, info_cmd, demo_cmd, fit_linear_cmd, fit_contexts_cmd, train_cmd):
     cli.add_command(_command)
 
 

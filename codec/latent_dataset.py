@@ -1,9 +1,10 @@
 """Learning on compressed data: the latents of RGB files without running any decoder.
 
 The latents are the dequantised KLT channels (K = 192, H/8, W/8; H, W padded up to
-multiples of 64) that the learned mode's network starts from; linear- and learned-mode
-files carry the same stream, so both have them. ``latents`` gets them from an image or a
-file; ``LatentFolder`` serves a folder of ``.wlc`` files as a ``torch.utils.data.Dataset``,
+multiples of 64) that the learned mode's network starts from. Linear- and learned-mode
+files hold the same quantised values (the learned mode codes them with fitted contexts and
+reconstructs each at its own table's centroid), so both have them. ``latents`` gets them
+from a file, or from an image coded by the (faster) linear mode; ``LatentFolder`` serves a folder of ``.wlc`` files as a ``torch.utils.data.Dataset``,
 entropy decoding each file and nothing more.
 """
 
@@ -18,7 +19,7 @@ __all__ = ["latents", "LatentFolder", "pooled"]
 
 
 def latents(image_or_file, quality: int = 50) -> torch.Tensor:
-    """Latents of a file (bytes or path), or of an image coded at ``quality``."""
+    """Latents of a file (bytes or path), or of an image coded at ``quality`` (linear mode)."""
     from codec.api import encode
     from codec.api import latents as file_latents
 

@@ -28,11 +28,14 @@ def test_round_trip_shape_dtype_and_quality(sample_rgb, files):
     assert psnr(sample_rgb, codec.decode(files[100])) > psnr(sample_rgb, codec.decode(files[1])) + 6
 
 
-def test_same_stream_as_linear_and_no_worse(sample_rgb, files):
-    """The learned mode writes the linear mode's stream; its network must not hurt."""
-    linear = codec.encode(sample_rgb, quality=50)
-    assert bitstream.unpack(linear)[1] == bitstream.unpack(files[50])[1]  # same payload, same rate
-    assert psnr(sample_rgb, codec.decode(files[50])) > psnr(sample_rgb, codec.decode(linear)) - 0.05
+def test_fewer_bytes_than_linear_and_no_worse(sample_rgb, files):
+    """Same quantiser as the linear mode: its context coding saves bytes (except at the very
+    lowest rates, where the linear mode's zero-block flags win a little), its network must
+    not hurt."""
+    for q in (1, 50, 100):
+        linear = codec.encode(sample_rgb, quality=q)
+        assert len(files[q]) < len(linear) if q > 1 else len(files[q]) < 1.05 * len(linear)
+        assert psnr(sample_rgb, codec.decode(files[q])) > psnr(sample_rgb, codec.decode(linear)) - 0.05
 
 
 def test_rate_grows_with_quality(files):
@@ -134,8 +137,12 @@ def test_latents_of_image_file_and_bytes(sample_rgb, files, tmp_path):
     from_bytes, from_path = codec.latents(files[50]), codec.latents(path)
     assert from_bytes.shape == (192, 128 // 8, 128 // 8) and from_bytes.dtype == torch.float32
     assert torch.equal(from_bytes, from_path)
-    assert torch.equal(codec.latents(sample_rgb, quality=50), from_bytes)
-    assert torch.equal(codec.latents(codec.encode(sample_rgb, quality=50)), from_bytes)  # linear files too
+    linear = codec.latents(codec.encode(sample_rgb, quality=50))  # linear files too: same bins
+    assert torch.equal(codec.latents(sample_rgb, quality=50), linear)  # an image is coded linear
+    step = bitstream.unpack(files[50])[0].step
+    packets = slice(6, None)  # past the smooth channels, which are split again by a dyadic wavelet
+    assert torch.equal(linear[packets] == 0, from_bytes[packets] == 0)
+    assert (linear[packets] - from_bytes[packets]).abs().max() < step
     with pytest.raises(InputError, match="RGB"):
         codec.latents(codec.encode(sample_rgb[:, :, 0]))
 

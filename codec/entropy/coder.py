@@ -65,7 +65,12 @@ def _categorical(freq_bytes: bytes, precision: int) -> _Categorical:
 
 
 def _model(table: Table) -> _Categorical:
-    return _categorical(table.freqs.tobytes(), table.precision)
+    """The table's constriction model, kept on the table (hashing its bytes per call is slow)."""
+    model = table.__dict__.get("_constriction")
+    if model is None:
+        model = _categorical(table.freqs.tobytes(), table.precision)
+        object.__setattr__(table, "_constriction", model)
+    return model
 
 
 @lru_cache(maxsize=64)
@@ -123,6 +128,29 @@ class Encoder:
         indices = np.where(out, len(table.freqs) - 1, wide - table.offset).astype(np.int32)
         self._encode_indices(indices, table)
         self._encode_escapes(_escape_codes(wide[out], table.lo, table.hi))
+
+    def encode_by_table(self, values: np.ndarray, table_ids: np.ndarray, family) -> None:
+        """Code ``values[i]`` with ``family[table_ids[i]]``: all values of the lowest id first
+        (in their order), then the next id's; one coder call per id used.
+
+        The same stream as calling ``encode`` id by id, without its per-call checks when no
+        value needs an escape (the common case, and the one worth making fast).
+        """
+        values = np.asarray(values).ravel()
+        ids = np.asarray(table_ids).ravel()
+        order = np.argsort(ids, kind="stable")
+        counts = np.bincount(ids, minlength=len(family))
+        values, ids = values[order], ids[order]
+        lo, hi = (np.array([getattr(t, side) for t in family], np.int64) for side in ("lo", "hi"))
+        bounds = np.concatenate([[0], np.cumsum(counts)])
+        used = np.flatnonzero(counts)
+        if values.dtype.kind in "ui" and np.all((values >= lo[ids]) & (values <= hi[ids])):
+            indices = (values - lo[ids]).astype(np.int32)
+            for t in used:
+                self._encode_indices(indices[bounds[t]:bounds[t + 1]], family[t])
+            return
+        for t in used:
+            self.encode(values[bounds[t]:bounds[t + 1]], family[t])
 
     def encode_uniform(self, values: np.ndarray, n_bits: int) -> None:
         """Code unsigned ``n_bits``-bit integers (1 <= n_bits <= 32) at n_bits bits each."""

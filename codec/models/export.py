@@ -1,8 +1,9 @@
 """Learned model files: export after training, load (without pickle) for decoding.
 
 A model file is an ``.npz`` of the decoder's float32 weights, its architecture and how it
-was trained (JSON). ``allow_pickle=False`` on load; the sha256 of the file is what
-headers pin.
+was trained (JSON), and (from ``wavecodec fit-contexts``) the entropy model's fitted context
+tables as int8 arrays. ``allow_pickle=False`` on load; the sha256 of the file is what
+headers pin, so it pins the decoder and the entropy model together.
 """
 
 import json
@@ -14,7 +15,9 @@ import numpy as np
 
 from codec.errors import FormatError
 
-__all__ = ["channel_std", "export_model", "load_learned_model", "LearnedModel"]
+__all__ = ["channel_std", "export_model", "add_contexts", "load_learned_model", "LearnedModel", "CONTEXT_PREFIX"]
+
+CONTEXT_PREFIX = "contexts_"   # arrays of the fitted context tables (codec.modes.contexts)
 
 
 def channel_std(linear) -> np.ndarray:
@@ -31,6 +34,23 @@ def export_model(model, path, meta: dict) -> Path:
     cfg = {k: getattr(model.cfg, k) for k in ("latent", "width", "blocks")}
     arrays["config"] = np.frombuffer(json.dumps(cfg).encode(), np.uint8)
     arrays["meta"] = np.frombuffer(json.dumps(meta, sort_keys=True).encode(), np.uint8)
+    path = Path(path)
+    tmp = path.with_suffix(".tmp.npz")
+    np.savez_compressed(tmp, **arrays)
+    tmp.replace(path)
+    return path
+
+
+def add_contexts(decoder_path, contexts, path, fit_meta: dict) -> Path:
+    """Write a model file: the decoder file's arrays plus fitted context tables (atomically)."""
+    from codec.zoo import read_model_file
+
+    digest, arrays = read_model_file(decoder_path)
+    arrays = {k: v for k, v in arrays.items() if not k.startswith(CONTEXT_PREFIX)}
+    meta = json.loads(bytes(arrays["meta"]).decode())
+    meta["contexts"] = dict(fit_meta, decoder_sha256=digest)
+    arrays["meta"] = np.frombuffer(json.dumps(meta, sort_keys=True).encode(), np.uint8)
+    arrays.update(contexts.arrays())
     path = Path(path)
     tmp = path.with_suffix(".tmp.npz")
     np.savez_compressed(tmp, **arrays)
@@ -56,6 +76,20 @@ class LearnedModel:
         """The decoder as a torch module in eval mode (built once per model)."""
         return _decoder(self)
 
+    @property
+    def contexts(self):
+        """The fitted context tables of the entropy model, or None (then the colour group is
+        coded as in the linear mode)."""
+        if not any(k.startswith(CONTEXT_PREFIX) for k in self.arrays):
+            return None
+        cached = self.__dict__.get("_contexts")
+        if cached is None:
+            from codec.modes.contexts import ContextTables
+
+            cached = ContextTables.from_arrays(self.arrays)
+            object.__setattr__(self, "_contexts", cached)
+        return cached
+
 
 @lru_cache(maxsize=4)
 def _decoder(model: LearnedModel):
@@ -68,7 +102,8 @@ def _decoder(model: LearnedModel):
         setattr(cfg, key, value)
     module = LearnedDecoder(torch.from_numpy(model.arrays["scale"]), cfg)
     try:
-        module.load_state_dict({k: torch.from_numpy(v) for k, v in model.arrays.items()})
+        module.load_state_dict({k: torch.from_numpy(v) for k, v in model.arrays.items()
+                                if not k.startswith(CONTEXT_PREFIX)})
     except RuntimeError as exc:
         raise FormatError(f"model file {model.name} does not fit the decoder: {exc}") from exc
     return module.eval()

@@ -25,7 +25,7 @@ from codec.errors import FormatError
 from codec.modes.linear_model import BLOCK, N_TABLES, THETA, LinearModel
 from codec.wavelets import iwpt2, wpt2
 
-__all__ = ["analyse", "encode_group", "decode_group", "best_table", "cost_matrix", "quantise", "dequantise",
+__all__ = ["analyse", "encode_group", "quantised_planes", "decode_group", "best_table", "cost_matrix", "quantise", "dequantise",
            "encode_grouped", "decode_grouped", "pad_multiple", "DC_LEVELS", "quality_to_step", "step_to_quality"]
 
 DC_LEVELS = 3
@@ -136,13 +136,7 @@ def _runs(channels: np.ndarray, plane: int):
 
 def encode_grouped(enc: Encoder, values: np.ndarray, tables: np.ndarray, family) -> None:
     """Code values sorted by table: one coder call per table instead of per sample."""
-    order = np.argsort(tables, kind="stable")
-    counts = np.bincount(tables, minlength=N_TABLES)
-    sorted_values = values[order]
-    start = 0
-    for t in np.flatnonzero(counts):
-        enc.encode(sorted_values[start:start + counts[t]], family[t])
-        start += counts[t]
+    enc.encode_by_table(values, tables, family)
 
 
 def decode_grouped(dec: Decoder, tables: np.ndarray, family) -> np.ndarray:
@@ -242,8 +236,9 @@ def _side_layout(n_dc: int, k: int, n_ctx: int):
         slice(n_dc * n_bands + n_ctx - n_dc, n_dc * n_bands + k - n_dc)
 
 
-def encode_group(y: np.ndarray, step: float, model: LinearModel, group: str) -> bytes:
-    """Code one channel group, given its KLT channels from ``analyse``."""
+def quantised_planes(y: np.ndarray, step: float, model: LinearModel, group: str):
+    """The quantised dyadic subbands and static channels, and the table choices (0 = all
+    zero, else 1 + table) of the subbands (n_dc, bands), static and context channels."""
     n_dc, n_ctx = model.n_dc[group], model.n_ctx[group]
     k, h, w = y.shape
     dc = [quantise(band, step) for band in _dc_split(y[:n_dc], model)] if n_dc else []
@@ -256,6 +251,14 @@ def encode_group(y: np.ndarray, step: float, model: LinearModel, group: str) -> 
         scale = mag.mean(1) / step
         index = 1 + np.clip(np.round(4 * np.log2(np.maximum(scale, 1e-9) / 0.02)), 0, N_TABLES - 1)
         rest_choice[run] = np.where(mag.max(1) < (0.5 + THETA) * step, 0, index)
+    return dc, static, (dc_choice.reshape(n_dc, 1 + 3 * DC_LEVELS), static_choice, rest_choice)
+
+
+def encode_group(y: np.ndarray, step: float, model: LinearModel, group: str) -> bytes:
+    """Code one channel group, given its KLT channels from ``analyse``."""
+    n_dc, n_ctx = model.n_dc[group], model.n_ctx[group]
+    h, w = y.shape[1:]
+    dc, static, (dc_choice, static_choice, rest_choice) = quantised_planes(y, step, model, group)
 
     enc = Encoder()
     enc.encode_uniform(np.concatenate([dc_choice.ravel(), static_choice, rest_choice]), _SIDE_BITS)

@@ -1,0 +1,269 @@
+"""Context coding of the colour group's KLT channels: the learned mode's entropy model.
+
+Same quantised values as the linear mode (same KLT, step and dead zone), coded with sharper
+tables. The linear mode gives each channel (or dyadic subband) one table, shifted for the
+context channels by the static channels' activity. Here every sample's table is the
+channel's own table shifted by a **fitted** amount that depends on three activity levels:
+
+- A, its four spatial neighbours in the same plane (each plane is coded in two checkerboard
+  passes: the first pass has no A, the second sees the first pass on all four sides);
+- B, everything already decoded at this position in earlier channel groups (3x3 box);
+- P, the coarser scale: the parent subband for dyadic subbands, the finest dyadic subbands
+  for the packet channels.
+
+Each level is a half-octave bin (0..15, 16 = none) of a ratio of magnitudes normalised by
+their table's mean |q|; every step is integer arithmetic, so the decoder rebuilds the
+encoder's tables exactly. The shifts (``ContextTables``) are fitted on training photographs
+by ``codec.train.contexts``: per cell, the shift that codes the training symbols in the
+fewest bits. Coding is vectorised per pass: 16 groups of planes (RGB), two passes each.
+"""
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from codec.entropy import Decoder, Encoder
+from codec.errors import FormatError
+from codec.modes.linear import (
+    DC_LEVELS,
+    _dc_merge,
+    decode_grouped,
+    dequantise,
+    encode_grouped,
+    quantise,
+    quantised_planes,
+)
+from codec.modes.linear_model import N_TABLES, LinearModel
+
+__all__ = ["N_CELLS", "PARTS", "ContextTables", "decode_klt", "decode_symbols", "encode_group", "traverse"]
+
+PARTS = ("dc", "static", "ctx")      # dyadic subbands, static channels, context channels
+LEVELS = 17                          # activity levels 0..15 and 16 = no information
+NONE = 16
+N_CELLS = (LEVELS**2, LEVELS**3)     # pass 1 cells (B, P), pass 2 cells (A, B, P)
+STATIC_GROUP, CTX_GROUP = 4, 32      # channels per group: B is updated between groups
+_CAP = 15                            # larger magnitudes say nothing more about activity
+_BIAS = 16                           # keeps ratios of empty neighbourhoods near 1
+_SIDE_BITS = 7
+# Half-octave bins of a ratio x256; bin 8 holds ratios near 1.
+_THRESHOLDS = np.array([round(256 * 2 ** ((i - 7.5) / 2)) for i in range(LEVELS - 2)], np.int64)
+
+
+@dataclass(frozen=True, eq=False)
+class ContextTables:
+    """Fitted table shifts: ``shifts[part] = (pass-1 shifts by cell, pass-2 shifts by cell)``."""
+
+    shifts: dict
+
+    def __post_init__(self):
+        for part in PARTS:
+            for table, cells in zip(self.shifts[part], N_CELLS):
+                if table.shape != (cells,) or np.abs(table).max(initial=0) >= N_TABLES:
+                    raise FormatError(f"context table {part} has the wrong shape or range")
+
+    def arrays(self) -> dict:
+        return {f"contexts_{p}{i}": self.shifts[p][i].astype(np.int8) for p in PARTS for i in (0, 1)}
+
+    @classmethod
+    def from_arrays(cls, arrays: dict) -> "ContextTables":
+        try:
+            return cls({p: tuple(arrays[f"contexts_{p}{i}"].astype(np.int64) for i in (0, 1)) for p in PARTS})
+        except KeyError as exc:
+            raise FormatError(f"model file has no context table {exc}") from exc
+
+
+def _level(num: np.ndarray, den) -> np.ndarray:
+    return np.searchsorted(_THRESHOLDS, (num + _BIAS) * 256 // (den + _BIAS), side="right")
+
+
+def _box3(a: np.ndarray) -> np.ndarray:
+    """Sum over each 3x3 neighbourhood (zeros outside), on the last two axes."""
+    out = a.copy()
+    out[..., 1:, :] += a[..., :-1, :]
+    out[..., :-1, :] += a[..., 1:, :]
+    rows = out.copy()
+    out[..., 1:] += rows[..., :-1]
+    out[..., :-1] += rows[..., 1:]
+    return out
+
+
+def _cross4(a: np.ndarray) -> np.ndarray:
+    """Sum of the four side neighbours (zeros outside), on the last two axes."""
+    out = np.zeros_like(a)
+    out[..., 1:, :] += a[..., :-1, :]
+    out[..., :-1, :] += a[..., 1:, :]
+    out[..., 1:] += a[..., :-1]
+    out[..., :-1] += a[..., 1:]
+    return out
+
+
+def _up2(a: np.ndarray) -> np.ndarray:
+    return a.repeat(2, -2).repeat(2, -1)
+
+
+@lru_cache(maxsize=16)
+def _checkerboard(h: int, w: int):
+    """Flat indices of the first-pass and second-pass positions, and 64 x the count of
+    first-pass neighbours of each second-pass position."""
+    first = ((np.arange(h)[:, None] + np.arange(w)[None]) % 2 == 0).ravel()
+    count = _cross4(first.reshape(h, w).astype(np.int64)).ravel()
+    second = np.flatnonzero(~first)
+    return np.flatnonzero(first), second, 64 * count[second]
+
+
+def _magnitudes(q: np.ndarray, base: np.ndarray, model: LinearModel) -> np.ndarray:
+    """|q| in units of 1/64 of the mean |q| of each plane's own table (integer)."""
+    shape = (len(base),) + (1,) * (q.ndim - 1)
+    return np.minimum(np.abs(q), _CAP).astype(np.int64) * model.context_weight[base].reshape(shape)
+
+
+def _activity_level(act: np.ndarray, planes: int) -> np.ndarray:
+    """Level of a summed magnitude map against its expectation (``planes`` x 64 per sample)."""
+    return _level(_box3(act), _box3(np.ones_like(act)) * 64 * max(planes, 1))
+
+
+class _Batch:
+    """Codes one group of planes (m, h, w) in two checkerboard passes.
+
+    ``io(part, pass, cells, base, values_or_none, tables)`` codes or decodes the values of a
+    pass and returns them; the encoder, decoder and the fitting statistics differ only there.
+    """
+
+    def __init__(self, io, shifts, model):
+        self.io, self.shifts, self.model = io, shifts, model
+
+    def __call__(self, part, base, B, P, q=None):
+        m = len(base)
+        h, w = B.shape[-2:]
+        first, second, count = _checkerboard(h, w)
+        bp = np.broadcast_to(B * LEVELS + P, (m, h, w)).reshape(m, -1)
+        lut1, lut2 = self.shifts[part]
+        values = np.zeros((m, h * w), np.int32) if q is None else q.reshape(m, -1)
+        tables = np.empty((m, h * w), np.uint8)
+
+        cells = bp[:, first]
+        t1 = self._tables(base, lut1[cells])
+        got = self.io(part, 0, cells, base, None if q is None else values[:, first], t1)
+        plane = np.zeros((m, h * w), np.int64)
+        plane[:, first] = _magnitudes(got, base, self.model)
+        near = _cross4(plane.reshape(m, h, w)).reshape(m, -1)[:, second]
+        cells = _level(near, count) * LEVELS**2 + bp[:, second]
+        t2 = self._tables(base, lut2[cells])
+        got2 = self.io(part, 1, cells, base, None if q is None else values[:, second], t2)
+        if q is None:
+            values[:, first], values[:, second] = got, got2
+        tables[:, first], tables[:, second] = t1, t2
+        return values.reshape(m, h, w), tables.reshape(m, h, w)
+
+    @staticmethod
+    def _tables(base, shift):
+        return np.clip(base[:, None] + shift, 0, N_TABLES - 1).astype(np.uint8)
+
+
+def traverse(batch, model: LinearModel, group: str, khw, side, planes=None):
+    """Run the batches of one group in stream order.
+
+    ``planes`` = (quantised dc subbands, quantised static channels, y, step) when encoding,
+    None when decoding.
+    Returns the dyadic subbands' (values, tables) and the packet channels' (values, tables).
+    """
+    n_dc, n_ctx = model.n_dc[group], model.n_ctx[group]
+    k, h, w = khw
+    dc_choice, static_choice, rest_choice = side
+    shapes = [(h >> DC_LEVELS, w >> DC_LEVELS)] + [(h >> lv, w >> lv) for lv in range(DC_LEVELS, 0, -1)]
+    dc_q, dc_t = [], []
+    for level, (bh, bw) in enumerate(shapes):
+        bands = [0] if level == 0 else [1 + 3 * (level - 1) + o for o in range(3)]
+        P = []
+        for b in bands:
+            if b >= 4:
+                parent = _magnitudes(dc_q[b - 3], np.maximum(dc_choice[:, b - 3] - 1, 0), model).sum(0)
+                P.append(_up2(_activity_level(parent, n_dc)))
+            else:
+                P.append(np.full((bh, bw), NONE))
+        used = [(i, c) for i, b in enumerate(bands) for c in range(n_dc) if dc_choice[c, b]]
+        q_level = np.zeros((len(bands), n_dc, bh, bw), np.int32)
+        t_level = np.zeros((len(bands), n_dc, bh, bw), np.uint8)
+        if used:
+            ib, ic = np.array(used).T
+            base = dc_choice[ic, np.array(bands)[ib]] - 1
+            q = None if planes is None else np.stack([planes[0][bands[i]][c] for i, c in used])
+            q, t = batch("dc", base, np.full((bh, bw), NONE), np.stack(P)[ib], q)
+            q_level[ib, ic], t_level[ib, ic] = q, t
+        dc_q += list(q_level)
+        dc_t += list(t_level)
+
+    fine = sum(_magnitudes(dc_q[b], np.maximum(dc_choice[:, b] - 1, 0), model).sum(0) for b in range(1 + 3 * (DC_LEVELS - 1), 1 + 3 * DC_LEVELS)) \
+        if n_dc else np.zeros((h // 2, w // 2), np.int64)
+    P = _up2(_activity_level(fine, 3 * n_dc))
+    static = [("static", n_dc + i, static_choice[i]) for i in range(n_ctx - n_dc)]
+    rest = [("ctx", n_ctx + i, rest_choice[i]) for i in range(k - n_ctx)]
+    groups = [static[i:i + STATIC_GROUP] for i in range(0, len(static), STATIC_GROUP)] + \
+             [rest[i:i + CTX_GROUP] for i in range(0, len(rest), CTX_GROUP)]
+    q_all = np.zeros((k, h, w), np.int32)
+    t_all = np.zeros((k, h, w), np.uint8)
+    activity = np.zeros((h, w), np.int64)
+    seen = 0
+    for members in groups:
+        B = _activity_level(activity, seen) if seen else np.full((h, w), NONE)
+        coded = [(part, c, choice) for part, c, choice in members if choice]
+        seen += len(members)
+        if not coded:
+            continue
+        idx = np.array([c for _, c, _ in coded])
+        base = np.array([choice - 1 for _, _, choice in coded], np.int64)
+        part = coded[0][0]
+        q = None
+        if planes is not None:
+            q = planes[1][idx - n_dc] if part == "static" else quantise(planes[2][idx], planes[3])
+        q, t = batch(part, base, B, P, q)
+        q_all[idx], t_all[idx] = q, t
+        activity += _magnitudes(q, base, model).sum(0)
+    return (dc_q, dc_t), (q_all, t_all)
+
+
+def encode_group(y: np.ndarray, step: float, model: LinearModel, group: str, contexts: ContextTables) -> bytes:
+    """Code one channel group's KLT channels (from ``codec.modes.linear.analyse``)."""
+    dc, static, side = quantised_planes(y, step, model, group)
+    enc = Encoder()
+    enc.encode_uniform(np.concatenate([side[0].ravel(), side[1], side[2]]), _SIDE_BITS)
+
+    def io(part, step_pass, cells, base, values, tables):
+        encode_grouped(enc, values.ravel(), tables.ravel(), model.tables)
+        return values
+
+    traverse(_Batch(io, contexts.shifts, model), model, group, y.shape, side, (dc, static, y, step))
+    return enc.finish()
+
+
+def decode_symbols(data: bytes, khw, model: LinearModel, group: str, contexts: ContextTables):
+    """Entropy decoding only: ``traverse``'s (values, tables) of the dyadic subbands and
+    of the packet channels."""
+    k = khw[0]
+    n_dc, n_ctx = model.n_dc[group], model.n_ctx[group]
+    n_bands = 1 + 3 * DC_LEVELS
+    dec = Decoder(data)
+    side = dec.decode_uniform(n_dc * n_bands + k - n_dc, _SIDE_BITS).astype(np.int64)
+    if side.max(initial=0) > N_TABLES:
+        raise FormatError("corrupt stream: table choice out of range")
+    dc_choice = side[:n_dc * n_bands].reshape(n_dc, n_bands)
+    static_choice, rest_choice = side[n_dc * n_bands:n_dc * n_bands + n_ctx - n_dc], side[n_dc * n_bands + n_ctx - n_dc:]
+
+    def io(part, step_pass, cells, base, values, tables):
+        return decode_grouped(dec, tables.ravel(), model.tables).reshape(tables.shape)
+
+    symbols = traverse(_Batch(io, contexts.shifts, model), model, group, khw, (dc_choice, static_choice, rest_choice))
+    dec.finish()
+    return symbols
+
+
+def decode_klt(data: bytes, shape, step: float, model: LinearModel, group: str, contexts: ContextTables):
+    """The dequantised KLT channels (K, H/2**J, W/2**J) of a context-coded group."""
+    c, height, width = shape
+    khw = (c * 4**model.levels, height >> model.levels, width >> model.levels)
+    (dc_q, dc_t), (q, t) = decode_symbols(data, khw, model, group, contexts)
+    y = dequantise(q, t, step, model)
+    if model.n_dc[group]:
+        y[:model.n_dc[group]] = _dc_merge([dequantise(a, b, step, model) for a, b in zip(dc_q, dc_t)], model)
+    return y
