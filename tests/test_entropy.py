@@ -262,6 +262,25 @@ def test_batches_with_different_tables_round_trip(seed, n_batches, data):
     dec.finish()
 
 
+@fast(100)
+@given(seed=st.integers(0, 2**32 - 1), rate=st.sampled_from([0.0, 0.01, 0.5]))
+def test_encode_by_table_writes_the_stream_of_per_table_encodes(seed, rate):
+    """The fast grouped path, escapes included, equals coding table by table in id order."""
+    rng = np.random.default_rng(seed)
+    family = [random_table(rng) for _ in range(4)]
+    ids = rng.integers(0, 4, 2000)
+    values = np.zeros(len(ids), np.int32)
+    for t, table in enumerate(family):
+        values[ids == t] = sample(rng, table, int((ids == t).sum()), rate)
+    fast_path, one_by_one = Encoder(), Encoder()
+    fast_path.encode_by_table(values, ids, family)
+    for t, table in enumerate(family):
+        one_by_one.encode(values[ids == t], table)
+    assert fast_path.finish() == one_by_one.finish()
+    with pytest.raises(ValueError, match="integers"):
+        Encoder().encode_by_table(values.astype(np.float32), ids, family)
+
+
 # --- rate ------------------------------------------------------------------------------
 
 

@@ -133,24 +133,23 @@ class Encoder:
         """Code ``values[i]`` with ``family[table_ids[i]]``: all values of the lowest id first
         (in their order), then the next id's; one coder call per id used.
 
-        The same stream as calling ``encode`` id by id, without its per-call checks when no
-        value needs an escape (the common case, and the one worth making fast).
+        The same stream as calling ``encode`` id by id, with less work per call: one range
+        check per table, escapes only where a table needs them.
         """
         values = np.asarray(values).ravel()
+        if values.dtype.kind not in "ui" or values.dtype.itemsize > 4:
+            raise ValueError(f"values must be integers of at most 32 bits, got {values.dtype}")
         ids = np.asarray(table_ids).ravel()
-        order = np.argsort(ids, kind="stable")
         counts = np.bincount(ids, minlength=len(family))
-        values, ids = values[order], ids[order]
-        lo, hi = (np.array([getattr(t, side) for t in family], np.int64) for side in ("lo", "hi"))
-        bounds = np.concatenate([[0], np.cumsum(counts)])
-        used = np.flatnonzero(counts)
-        if values.dtype.kind in "ui" and np.all((values >= lo[ids]) & (values <= hi[ids])):
-            indices = (values - lo[ids]).astype(np.int32)
-            for t in used:
-                self._encode_indices(indices[bounds[t]:bounds[t + 1]], family[t])
-            return
-        for t in used:
-            self.encode(values[bounds[t]:bounds[t + 1]], family[t])
+        values = values[np.argsort(ids, kind="stable")]
+        start = 0
+        for t in np.flatnonzero(counts):
+            part, table = values[start:start + counts[t]], family[t]
+            start += counts[t]
+            if table.lo <= part.min() and part.max() <= table.hi:
+                self._encode_indices((part.astype(np.int64) - table.offset).astype(np.int32), table)
+            else:
+                self.encode(part, table)
 
     def encode_uniform(self, values: np.ndarray, n_bits: int) -> None:
         """Code unsigned ``n_bits``-bit integers (1 <= n_bits <= 32) at n_bits bits each."""

@@ -74,6 +74,8 @@ class ContextTables:
 
 
 def _level(num: np.ndarray, den) -> np.ndarray:
+    """Activity level of sums ``num`` against their expectations ``den`` (int32 is enough for
+    four neighbours; box sums over many planes need int64)."""
     return np.searchsorted(_THRESHOLDS, (num + _BIAS) * 256 // (den + _BIAS), side="right")
 
 
@@ -109,13 +111,13 @@ def _checkerboard(h: int, w: int):
     first = ((np.arange(h)[:, None] + np.arange(w)[None]) % 2 == 0).ravel()
     count = _cross4(first.reshape(h, w).astype(np.int64)).ravel()
     second = np.flatnonzero(~first)
-    return np.flatnonzero(first), second, 64 * count[second]
+    return np.flatnonzero(first), second, (64 * count[second]).astype(np.int32)
 
 
 def _magnitudes(q: np.ndarray, base: np.ndarray, model: LinearModel) -> np.ndarray:
-    """|q| in units of 1/64 of the mean |q| of each plane's own table (integer)."""
+    """|q| in units of 1/64 of the mean |q| of each plane's own table (int32: at most 15 * 4096)."""
     shape = (len(base),) + (1,) * (q.ndim - 1)
-    return np.minimum(np.abs(q), _CAP).astype(np.int64) * model.context_weight[base].reshape(shape)
+    return np.minimum(np.abs(q), _CAP) * model.context_weight[base].astype(np.int32).reshape(shape)
 
 
 def _activity_level(act: np.ndarray, planes: int) -> np.ndarray:
@@ -137,18 +139,19 @@ class _Batch:
         m = len(base)
         h, w = B.shape[-2:]
         first, second, count = _checkerboard(h, w)
-        bp = np.broadcast_to(B * LEVELS + P, (m, h, w)).reshape(m, -1)
+        bp = B * LEVELS + P                           # (h, w), or (m, h, w) when P is per plane
+        bp = bp.reshape(bp.shape[:-2] + (h * w,))
         lut1, lut2 = self.shifts[part]
         values = np.zeros((m, h * w), np.int32) if q is None else q.reshape(m, -1)
         tables = np.empty((m, h * w), np.uint8)
 
-        cells = bp[:, first]
+        cells = bp[..., first]
         t1 = self._tables(base, lut1[cells])
         got = self.io(part, 0, cells, base, None if q is None else values[:, first], t1)
-        plane = np.zeros((m, h * w), np.int64)
+        plane = np.zeros((m, h * w), np.int32)
         plane[:, first] = _magnitudes(got, base, self.model)
         near = _cross4(plane.reshape(m, h, w)).reshape(m, -1)[:, second]
-        cells = _level(near, count) * LEVELS**2 + bp[:, second]
+        cells = _level(near, count) * LEVELS**2 + bp[..., second]
         t2 = self._tables(base, lut2[cells])
         got2 = self.io(part, 1, cells, base, None if q is None else values[:, second], t2)
         if q is None:
@@ -162,47 +165,57 @@ class _Batch:
 
 
 def traverse(batch, model: LinearModel, group: str, khw, side, planes=None):
-    """Run the batches of one group in stream order.
+    """Run the batches of one group in stream order: the dyadic subbands, then the packet
+    channels.
 
     ``planes`` = (quantised dc subbands, quantised static channels, y, step) when encoding,
-    None when decoding.
-    Returns the dyadic subbands' (values, tables) and the packet channels' (values, tables).
+    None when decoding. Returns the dyadic subbands' (values, tables), lists by subband, and
+    the packet channels' (values, tables), (K, h, w) arrays.
     """
+    dyadic = _dyadic_subbands(batch, model, group, khw, side[0], planes and planes[0])
+    return dyadic, _packet_channels(batch, model, group, khw, side, dyadic, planes)
+
+
+def _dyadic_subbands(batch, model, group, khw, choice, subbands):
+    """The approximation band, then each level's three orientations in one batch, coarse to
+    fine; P is the parent subband's activity (none for the coarsest level)."""
+    n_dc = model.n_dc[group]
+    _, h, w = khw
+    shapes = [(h >> DC_LEVELS, w >> DC_LEVELS)] + [(h >> lv, w >> lv) for lv in range(DC_LEVELS, 0, -1)]
+    values, tables = [], []
+    for level, (bh, bw) in enumerate(shapes):
+        bands = [0] if level == 0 else [1 + 3 * (level - 1) + o for o in range(3)]
+        P = np.stack([_up2(_activity_level(_magnitudes(values[b - 3], np.maximum(choice[:, b - 3] - 1, 0), model)
+                                           .sum(0), n_dc)) if b >= 4 else np.full((bh, bw), NONE) for b in bands])
+        q_level = np.zeros((len(bands), n_dc, bh, bw), np.int32)
+        t_level = np.zeros((len(bands), n_dc, bh, bw), np.uint8)
+        used = [(i, c) for i, b in enumerate(bands) for c in range(n_dc) if choice[c, b]]
+        if used:
+            ib, ic = np.array(used).T
+            q = None if subbands is None else np.stack([subbands[bands[i]][c] for i, c in used])
+            q, t = batch("dc", choice[ic, np.array(bands)[ib]] - 1, np.full((bh, bw), NONE), P[ib], q)
+            q_level[ib, ic], t_level[ib, ic] = q, t
+        values += list(q_level)
+        tables += list(t_level)
+    return values, tables
+
+
+def _packet_channels(batch, model, group, khw, side, dyadic, planes):
+    """The static then the context channels in groups; B is the activity of the groups
+    before, P that of the finest dyadic subbands."""
     n_dc, n_ctx = model.n_dc[group], model.n_ctx[group]
     k, h, w = khw
     dc_choice, static_choice, rest_choice = side
-    shapes = [(h >> DC_LEVELS, w >> DC_LEVELS)] + [(h >> lv, w >> lv) for lv in range(DC_LEVELS, 0, -1)]
-    dc_q, dc_t = [], []
-    for level, (bh, bw) in enumerate(shapes):
-        bands = [0] if level == 0 else [1 + 3 * (level - 1) + o for o in range(3)]
-        P = []
-        for b in bands:
-            if b >= 4:
-                parent = _magnitudes(dc_q[b - 3], np.maximum(dc_choice[:, b - 3] - 1, 0), model).sum(0)
-                P.append(_up2(_activity_level(parent, n_dc)))
-            else:
-                P.append(np.full((bh, bw), NONE))
-        used = [(i, c) for i, b in enumerate(bands) for c in range(n_dc) if dc_choice[c, b]]
-        q_level = np.zeros((len(bands), n_dc, bh, bw), np.int32)
-        t_level = np.zeros((len(bands), n_dc, bh, bw), np.uint8)
-        if used:
-            ib, ic = np.array(used).T
-            base = dc_choice[ic, np.array(bands)[ib]] - 1
-            q = None if planes is None else np.stack([planes[0][bands[i]][c] for i, c in used])
-            q, t = batch("dc", base, np.full((bh, bw), NONE), np.stack(P)[ib], q)
-            q_level[ib, ic], t_level[ib, ic] = q, t
-        dc_q += list(q_level)
-        dc_t += list(t_level)
-
-    fine = sum(_magnitudes(dc_q[b], np.maximum(dc_choice[:, b] - 1, 0), model).sum(0) for b in range(1 + 3 * (DC_LEVELS - 1), 1 + 3 * DC_LEVELS)) \
-        if n_dc else np.zeros((h // 2, w // 2), np.int64)
+    fine = np.zeros((h // 2, w // 2), np.int64)
+    for b in range(1 + 3 * (DC_LEVELS - 1), 1 + 3 * DC_LEVELS):
+        fine += _magnitudes(dyadic[0][b], np.maximum(dc_choice[:, b] - 1, 0), model).sum(0)
     P = _up2(_activity_level(fine, 3 * n_dc))
     static = [("static", n_dc + i, static_choice[i]) for i in range(n_ctx - n_dc)]
     rest = [("ctx", n_ctx + i, rest_choice[i]) for i in range(k - n_ctx)]
     groups = [static[i:i + STATIC_GROUP] for i in range(0, len(static), STATIC_GROUP)] + \
              [rest[i:i + CTX_GROUP] for i in range(0, len(rest), CTX_GROUP)]
-    q_all = np.zeros((k, h, w), np.int32)
-    t_all = np.zeros((k, h, w), np.uint8)
+    values = np.zeros((k, h, w), np.int32)
+    tables = np.zeros((k, h, w), np.uint8)
     activity = np.zeros((h, w), np.int64)
     seen = 0
     for members in groups:
@@ -211,16 +224,16 @@ def traverse(batch, model: LinearModel, group: str, khw, side, planes=None):
         seen += len(members)
         if not coded:
             continue
+        part = coded[0][0]
         idx = np.array([c for _, c, _ in coded])
         base = np.array([choice - 1 for _, _, choice in coded], np.int64)
-        part = coded[0][0]
         q = None
         if planes is not None:
             q = planes[1][idx - n_dc] if part == "static" else quantise(planes[2][idx], planes[3])
         q, t = batch(part, base, B, P, q)
-        q_all[idx], t_all[idx] = q, t
+        values[idx], tables[idx] = q, t
         activity += _magnitudes(q, base, model).sum(0)
-    return (dc_q, dc_t), (q_all, t_all)
+    return values, tables
 
 
 def encode_group(y: np.ndarray, step: float, model: LinearModel, group: str, contexts: ContextTables) -> bytes:
