@@ -44,9 +44,9 @@ def report(rows, data_dir) -> str:
     lines = [
         "# Context model: file sizes, learned vs linear mode",
         "",
-        f"`python -m benchmarks.context_gain` on the {len({r['image'] for r in rows})} validation images of "
-        f"`{data_dir}` ({time.strftime('%Y-%m-%d %H:%M', time.gmtime())} UTC). Same quantised values in both modes; "
-        "sizes are whole files. Encode times are one run each, in-process (first calls include warm-up).",
+        (f"`python -m benchmarks.context_gain` on the {len({r['image'] for r in rows})} validation images of "
+         f"`{data_dir}` ({time.strftime('%Y-%m-%d %H:%M', time.gmtime())} UTC). Same quantised values in both "
+         "modes; sizes are whole files. Encode times are one run each, in-process (first calls include warm-up)."),
         "",
         "| quality | linear bpp | learned bpp | size change, mean | min | max | encode ms linear / learned (median) |",
         "|---|---|---|---|---|---|---|",
