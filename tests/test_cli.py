@@ -205,3 +205,19 @@ def test_max_error_option(tmp_path):
     assert np.abs(np.load(tmp_path / "g.npy").astype(np.float64) - a).max() <= 0.01
     np.save(tmp_path / "u.npy", (a * 0).astype(np.uint8))
     _assert_clean_failure(run("encode", tmp_path / "u.npy", "--max-error", "1"), 3, b"float32", tmp_path)
+
+
+def test_demo_reports_both_modes_on_the_bundled_sample():
+    from click.testing import CliRunner
+
+    from codec.cli import cli
+
+    r = CliRunner().invoke(cli, ["demo", "-q", "30"])
+    assert r.exit_code == 0, r.output
+    lines = dict(line.split(None, 1) for line in r.output.splitlines())
+    assert lines["image"].startswith("kodim23.png (768x512, 3 channels)")
+    linear_bytes = int(lines["bytes"].replace(",", ""))
+    assert 0 < linear_bytes < 768 * 512 * 3
+    learned_bytes = int(lines["learned"].split(" bytes")[0].replace(",", ""))
+    assert learned_bytes < linear_bytes  # the context model saves bytes at this quality
+    assert float(lines["PSNR"].split()[0]) > 28
