@@ -4,8 +4,9 @@ The latents are the dequantised KLT channels (K = 192, H/8, W/8; H, W padded up 
 multiples of 64) that the learned mode's network starts from. Linear- and learned-mode
 files hold the same quantised values (the learned mode codes them with fitted contexts and
 reconstructs each at its own table's centroid), so both have them. ``latents`` gets them
-from a file, or from an image coded by the (faster) linear mode; ``LatentFolder`` serves a folder of ``.wlc`` files as a ``torch.utils.data.Dataset``,
-entropy decoding each file and nothing more.
+from a file, or from an image coded by the (faster) linear mode; ``LatentFolder`` serves a
+folder of ``.wlc`` files as a ``torch.utils.data.Dataset``, entropy decoding each file and
+nothing more.
 """
 
 from pathlib import Path

@@ -25,8 +25,9 @@ from codec.errors import FormatError
 from codec.modes.linear_model import BLOCK, N_TABLES, THETA, LinearModel
 from codec.wavelets import iwpt2, wpt2
 
-__all__ = ["analyse", "encode_group", "quantised_planes", "decode_group", "best_table", "cost_matrix", "quantise", "dequantise",
-           "encode_grouped", "decode_grouped", "pad_multiple", "DC_LEVELS", "quality_to_step", "step_to_quality"]
+__all__ = ["analyse", "encode_group", "quantised_planes", "decode_group", "best_table", "cost_matrix", "quantise",
+           "dequantise", "encode_grouped", "decode_grouped", "pad_multiple", "DC_LEVELS", "quality_to_step",
+           "step_to_quality"]
 
 DC_LEVELS = 3
 _SIDE_BITS = 7             # table choice 0..N_TABLES, 0 = "all zero, skipped"

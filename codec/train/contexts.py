@@ -64,7 +64,7 @@ class ContextCounts:
                 cost = np.einsum("ctv,tsv->cs", h, shifted) + 1e-6 * np.abs(_SHIFTS)[None]  # ties -> 0
                 best = np.argmin(cost, axis=1)
                 pair.append(_SHIFTS[best])
-                before = cost[:, 16].sum()
+                before = cost[:, _SHIFTS == 0].sum()
                 saved[f"{part}{s}"] = float(1 - cost[np.arange(len(best)), best].sum() / before) if before else 0.0
             shifts[part] = tuple(pair)
         return ContextTables(shifts), saved
