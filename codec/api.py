@@ -539,17 +539,20 @@ def complexity(mode: str = "linear") -> dict:
 
 
 def _learned_complexity(linear: dict) -> dict:
-    """The linear mode's costs plus the decoder network's, counted from its layer shapes."""
+    """The linear mode's costs plus the decoder network's (counted from its layer shapes) and
+    the context model's fitted shifts (table lookups and integer sums, no multiply-adds)."""
     from codec.models.learned import cost
     from codec.zoo import get_learned_model
 
-    net = cost(get_learned_model(LEARNED_MODEL).decoder())
+    model = get_learned_model(LEARNED_MODEL)
+    net = cost(model.decoder())
+    shifts = sum(t.size for pair in model.contexts.shifts.values() for t in pair) if model.contexts else 0
     decode = linear["macs_per_pixel"] + net["macs_per_pixel"]
     return {"macs_per_pixel": round(decode), "encode_macs_per_pixel": linear["macs_per_pixel"],
-            "parameters": linear["parameters"] + net["parameters"],
+            "parameters": linear["parameters"] + net["parameters"] + shifts,
             "detail": f"encode {linear['macs_per_pixel']} MACs/pixel (the linear mode's); decode {decode:.0f} "
                       f"(decoder network {net['macs_per_pixel']:.0f}, inverse KLT+WPT {linear['macs_per_pixel']}); "
-                      f"network {net['parameters']} parameters"}
+                      f"network {net['parameters']} parameters; entropy model {shifts} fitted table shifts"}
 
 
 def _inr_complexity() -> dict:
