@@ -100,7 +100,8 @@ class _LinearImageEncoder:
 
         self.array, self.layout, self.mode = a, layout, mode
         self.model = get_linear_model(_LINEAR_MODEL)
-        # The learned mode writes the linear mode's stream; its model is the decoder network.
+        # The learned mode quantises as the linear mode; its own model (named in the header)
+        # holds the decoder network and the context tables that code the colour group.
         self.named = get_learned_model(LEARNED_MODEL) if mode == "learned" else self.model
         self.lo, self.hi = _value_range(a)
         planes = a if a.ndim == 3 else a[:, :, None]
