@@ -418,6 +418,8 @@ def fit_contexts_cmd(data_dir, decoder_path, output, images, quiet, debug):
             raise InputError(f"{data_dir}: training folder not found")
         if not Path(decoder_path).is_file():
             raise InputError(f"{decoder_path}: decoder model file not found")
+        if not Path(output).resolve().parent.is_dir():
+            raise OutputError(f"{output}: directory {Path(output).parent} does not exist")
         done = None if quiet else (lambda i: click.echo(f"\r{i} images", nl=False, err=True))
         try:
             path, saved = fit_contexts_file(data_dir, decoder_path, output, images, done)

@@ -126,3 +126,10 @@ def test_cli_fit_contexts(tmp_path):
     assert r.exit_code != 0 and "not found" in r.output
     r = runner.invoke(cli, ["fit-contexts", "--data", str(data), "--decoder", str(tmp_path / "no.npz"), "-o", str(out)])
     assert r.exit_code != 0 and "not found" in r.output
+    r = runner.invoke(cli, ["fit-contexts", "--data", str(data), "--decoder", str(out), "-o", str(tmp_path / "x" / "m.npz")])
+    assert r.exit_code == 5 and "does not exist" in r.output
+    r = runner.invoke(cli, ["fit-contexts", "--data", str(data), "--decoder", str(data / "0.png"), "-o", str(out)])
+    assert r.exit_code == 4 and "cannot read model file" in r.output
+    np.savez(tmp_path / "plain.npz", a=np.zeros(3))
+    r = runner.invoke(cli, ["fit-contexts", "--data", str(data), "--decoder", str(tmp_path / "plain.npz"), "-o", str(out)])
+    assert r.exit_code == 4 and "not a learned model file" in r.output

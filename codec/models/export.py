@@ -115,6 +115,9 @@ def load_learned_model(path, expected_sha256=None) -> LearnedModel:
     from codec.zoo import read_model_file
 
     digest, arrays = read_model_file(path, expected_sha256)
-    config = json.loads(bytes(arrays.pop("config")).decode())
-    meta = json.loads(bytes(arrays.pop("meta")).decode())
+    try:
+        config = json.loads(bytes(arrays.pop("config")).decode())
+        meta = json.loads(bytes(arrays.pop("meta")).decode())
+    except (KeyError, ValueError) as exc:
+        raise FormatError(f"{path} is not a learned model file (no valid config/meta: {exc})") from exc
     return LearnedModel(name=Path(path).stem, sha256=digest, arrays=arrays, config=config, meta=meta)
