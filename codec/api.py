@@ -121,7 +121,7 @@ class _LinearImageEncoder:
 
     def _encode_group(self, y: np.ndarray, step: float, group: str) -> bytes:
         """The learned mode codes the colour group with its fitted contexts, all else as linear."""
-        contexts = self.named.contexts if self.mode == "learned" and group == "rgb" else None
+        contexts = _contexts(self.named if self.mode == "learned" else None, group)
         if contexts is not None:
             from codec.modes.contexts import encode_group
 
@@ -447,9 +447,15 @@ def _decode_group(chunk, shape, step, model, group, learned) -> np.ndarray:
     return _inverse(y, model, group)
 
 
+def _contexts(learned, group: str):
+    """The context tables that code this group: the learned model's, for the colour group only;
+    None means the group is a linear-mode stream."""
+    return learned.contexts if learned is not None and group == "rgb" else None
+
+
 def _decode_klt(chunk, shape, step, model, group, learned) -> np.ndarray:
     """Entropy decoding of a group: the learned mode's colour group uses its fitted contexts."""
-    contexts = learned.contexts if learned is not None and group == "rgb" else None
+    contexts = _contexts(learned, group)
     if contexts is not None:
         from codec.modes.contexts import decode_klt
 

@@ -32,25 +32,21 @@ def export_model(model, path, meta: dict) -> Path:
     """Write the trained ``LearnedDecoder`` as a model file (atomically)."""
     arrays = {k: v.detach().cpu().numpy().astype(np.float32) for k, v in model.state_dict().items()}
     cfg = {k: getattr(model.cfg, k) for k in ("latent", "width", "blocks")}
-    arrays["config"] = np.frombuffer(json.dumps(cfg).encode(), np.uint8)
-    arrays["meta"] = np.frombuffer(json.dumps(meta, sort_keys=True).encode(), np.uint8)
-    path = Path(path)
-    tmp = path.with_suffix(".tmp.npz")
-    np.savez_compressed(tmp, **arrays)
-    tmp.replace(path)
-    return path
+    return _save(arrays, cfg, meta, path)
 
 
-def add_contexts(decoder_path, contexts, path, fit_meta: dict) -> Path:
-    """Write a model file: the decoder file's arrays plus fitted context tables (atomically)."""
-    from codec.zoo import read_model_file
+def add_contexts(decoder: "LearnedModel", contexts, path, fit_meta: dict) -> Path:
+    """Write a model file: a learned model's decoder plus fitted context tables (atomically)."""
+    arrays = {k: v for k, v in decoder.arrays.items() if not k.startswith(CONTEXT_PREFIX)}
+    meta = dict(decoder.meta, contexts=dict(fit_meta, decoder_sha256=decoder.sha256))
+    return _save(arrays, decoder.config, meta, path, after=contexts.arrays())
 
-    digest, arrays = read_model_file(decoder_path)
-    arrays = {k: v for k, v in arrays.items() if not k.startswith(CONTEXT_PREFIX)}
-    meta = json.loads(bytes(arrays["meta"]).decode())
-    meta["contexts"] = dict(fit_meta, decoder_sha256=digest)
-    arrays["meta"] = np.frombuffer(json.dumps(meta, sort_keys=True).encode(), np.uint8)
-    arrays.update(contexts.arrays())
+
+def _save(arrays: dict, config: dict, meta: dict, path, after=None) -> Path:
+    """Arrays, the JSON config and meta, then ``after``, as one ``.npz`` (that order, so a rerun
+    writes the same bytes), written to a temporary file first."""
+    arrays = dict(arrays, config=np.frombuffer(json.dumps(config).encode(), np.uint8),
+                  meta=np.frombuffer(json.dumps(meta, sort_keys=True).encode(), np.uint8), **(after or {}))
     path = Path(path)
     tmp = path.with_suffix(".tmp.npz")
     np.savez_compressed(tmp, **arrays)

@@ -33,6 +33,8 @@ from codec.modes.linear import (
     encode_grouped,
     quantise,
     quantised_planes,
+    read_side,
+    write_side,
 )
 from codec.modes.linear_model import N_TABLES, LinearModel
 
@@ -45,7 +47,6 @@ N_CELLS = (LEVELS**2, LEVELS**3)     # pass 1 cells (B, P), pass 2 cells (A, B, 
 STATIC_GROUP, CTX_GROUP = 4, 32      # channels per group: B is updated between groups
 _CAP = 15                            # larger magnitudes say nothing more about activity
 _BIAS = 16                           # keeps ratios of empty neighbourhoods near 1
-_SIDE_BITS = 7
 # Half-octave bins of a ratio x256; bin 8 holds ratios near 1.
 _THRESHOLDS = np.array([round(256 * 2 ** ((i - 7.5) / 2)) for i in range(LEVELS - 2)], np.int64)
 
@@ -240,7 +241,7 @@ def encode_group(y: np.ndarray, step: float, model: LinearModel, group: str, con
     """Code one channel group's KLT channels (from ``codec.modes.linear.analyse``)."""
     dc, static, side = quantised_planes(y, step, model, group)
     enc = Encoder()
-    enc.encode_uniform(np.concatenate([side[0].ravel(), side[1], side[2]]), _SIDE_BITS)
+    write_side(enc, side)
 
     def io(part, step_pass, cells, base, values, tables):
         encode_grouped(enc, values.ravel(), tables.ravel(), model.tables)
@@ -253,20 +254,13 @@ def encode_group(y: np.ndarray, step: float, model: LinearModel, group: str, con
 def decode_symbols(data: bytes, khw, model: LinearModel, group: str, contexts: ContextTables):
     """Entropy decoding only: ``traverse``'s (values, tables) of the dyadic subbands and
     of the packet channels."""
-    k = khw[0]
-    n_dc, n_ctx = model.n_dc[group], model.n_ctx[group]
-    n_bands = 1 + 3 * DC_LEVELS
     dec = Decoder(data)
-    side = dec.decode_uniform(n_dc * n_bands + k - n_dc, _SIDE_BITS).astype(np.int64)
-    if side.max(initial=0) > N_TABLES:
-        raise FormatError("corrupt stream: table choice out of range")
-    dc_choice = side[:n_dc * n_bands].reshape(n_dc, n_bands)
-    static_choice, rest_choice = side[n_dc * n_bands:n_dc * n_bands + n_ctx - n_dc], side[n_dc * n_bands + n_ctx - n_dc:]
+    side = read_side(dec, model, group, khw[0])
 
     def io(part, step_pass, cells, base, values, tables):
         return decode_grouped(dec, tables.ravel(), model.tables).reshape(tables.shape)
 
-    symbols = traverse(_Batch(io, contexts.shifts, model), model, group, khw, (dc_choice, static_choice, rest_choice))
+    symbols = traverse(_Batch(io, contexts.shifts, model), model, group, khw, side)
     dec.finish()
     return symbols
 

@@ -25,9 +25,9 @@ from codec.errors import FormatError
 from codec.modes.linear_model import BLOCK, N_TABLES, THETA, LinearModel
 from codec.wavelets import iwpt2, wpt2
 
-__all__ = ["analyse", "encode_group", "quantised_planes", "decode_group", "best_table", "cost_matrix", "quantise",
-           "dequantise", "encode_grouped", "decode_grouped", "pad_multiple", "DC_LEVELS", "quality_to_step",
-           "step_to_quality"]
+__all__ = ["analyse", "encode_group", "quantised_planes", "write_side", "read_side", "decode_group", "best_table",
+           "cost_matrix", "quantise", "dequantise", "encode_grouped", "decode_grouped", "pad_multiple", "DC_LEVELS",
+           "quality_to_step", "step_to_quality"]
 
 DC_LEVELS = 3
 _SIDE_BITS = 7             # table choice 0..N_TABLES, 0 = "all zero, skipped"
@@ -230,11 +230,21 @@ def _dc_merge(subbands, model: LinearModel) -> np.ndarray:
     return y
 
 
-def _side_layout(n_dc: int, k: int, n_ctx: int):
-    """Slices of the side information: DC subband choices, static and context channels."""
+def write_side(enc: Encoder, side) -> None:
+    """The table choices (dyadic subbands (n_dc, bands), static, context channels), 7 bits each."""
+    dc_choice, static_choice, rest_choice = side
+    enc.encode_uniform(np.concatenate([dc_choice.ravel(), static_choice, rest_choice]), _SIDE_BITS)
+
+
+def read_side(dec: Decoder, model: LinearModel, group: str, k: int):
+    """Inverse of ``write_side`` for a group of ``k`` KLT channels; refuses choices out of range."""
+    n_dc, n_ctx = model.n_dc[group], model.n_ctx[group]
     n_bands = 1 + 3 * DC_LEVELS
-    return slice(0, n_dc * n_bands), slice(n_dc * n_bands, n_dc * n_bands + n_ctx - n_dc), \
-        slice(n_dc * n_bands + n_ctx - n_dc, n_dc * n_bands + k - n_dc)
+    side = dec.decode_uniform(n_dc * n_bands + k - n_dc, _SIDE_BITS).astype(np.int64)
+    if side.max(initial=0) > N_TABLES:
+        raise FormatError("corrupt stream: table choice out of range")
+    static_end = n_dc * n_bands + n_ctx - n_dc
+    return side[:n_dc * n_bands].reshape(n_dc, n_bands), side[n_dc * n_bands:static_end], side[static_end:]
 
 
 def quantised_planes(y: np.ndarray, step: float, model: LinearModel, group: str):
@@ -262,7 +272,7 @@ def encode_group(y: np.ndarray, step: float, model: LinearModel, group: str) -> 
     dc, static, (dc_choice, static_choice, rest_choice) = quantised_planes(y, step, model, group)
 
     enc = Encoder()
-    enc.encode_uniform(np.concatenate([dc_choice.ravel(), static_choice, rest_choice]), _SIDE_BITS)
+    write_side(enc, (dc_choice, static_choice, rest_choice))
     values, tables = [], []
     for b, band in enumerate(dc):
         for c in range(n_dc):
@@ -294,12 +304,7 @@ def decode_klt(data: bytes, shape, step: float, model: LinearModel, group: str) 
         (h >> lv, w >> lv) for lv in range(DC_LEVELS, 0, -1) for _ in range(3)
     ]
     dec = Decoder(data)
-    dc_side, static_side, rest_side = _side_layout(n_dc, k, n_ctx)
-    side = dec.decode_uniform(rest_side.stop, _SIDE_BITS).astype(np.int64)
-    if side.max(initial=0) > N_TABLES:
-        raise FormatError("corrupt stream: table choice out of range")
-    dc_choice = side[dc_side].reshape(n_dc, len(dc_shapes)) if n_dc else np.zeros((0, len(dc_shapes)), np.int64)
-    static_choice, rest_choice = side[static_side], side[rest_side]
+    dc_choice, static_choice, rest_choice = read_side(dec, model, group, k)
 
     y = np.zeros((k, h, w), np.float32)
     dc = [np.zeros((n_dc, bh, bw), np.float32) for bh, bw in dc_shapes]

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-__all__ = ["ImageSet", "load_split"]
+__all__ = ["ImageSet", "load_split", "read_rgb"]
 
 _SUFFIXES = (".png", ".jpg", ".jpeg")
 VALIDATION_EVERY = 16
@@ -25,7 +25,8 @@ def load_split(data_dir) -> tuple[list[Path], list[Path]]:
     return train, val
 
 
-def _read(path: Path) -> np.ndarray:
+def read_rgb(path: Path) -> np.ndarray:
+    """An image file as (H, W, 3) uint8."""
     from PIL import Image
 
     with Image.open(path) as im:
@@ -36,7 +37,7 @@ class ImageSet:
     """Images held in memory as uint8; ``batch`` cuts crops and transforms them."""
 
     def __init__(self, files, crop: int, model):
-        self.images = [a for a in (_read(f) for f in files) if min(a.shape[:2]) >= crop]
+        self.images = [a for a in (read_rgb(f) for f in files) if min(a.shape[:2]) >= crop]
         if not self.images:
             raise ValueError(f"no image is at least {crop}x{crop}")
         self.crop, self.model = crop, model
