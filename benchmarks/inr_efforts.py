@@ -6,6 +6,10 @@ its rate, PSNR, encode and decode seconds (one run each, not a median). Usage::
 
     python -m benchmarks.inr_efforts kodim01.png --efforts medium slow --qualities 20 60
         [--data ../shared/data/images/kodak] [--out benchmarks/results/kodak-inr/efforts.json]
+    python -m benchmarks.inr_efforts kodim01.png --steps 9000 --qualities 60   # a fixed step count
+
+``--steps`` replaces the efforts by a fixed number of fitting steps (for GPU runs, which the
+efforts' CPU-sized step counts do not describe); the record names the torch device.
 
 Appends to the JSON list in ``--out`` (so runs can be split), one record per point.
 """
@@ -16,10 +20,12 @@ import time
 from pathlib import Path
 
 import numpy as np
+import torch
 from PIL import Image
 
 import codec
 from benchmarks.metrics import psnr
+from codec.modes.inr import encode_image
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -29,22 +35,27 @@ def main(argv=None) -> None:
     parser.add_argument("images", nargs="+")
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "images" / "kodak")
     parser.add_argument("--efforts", nargs="+", default=["medium"], choices=["fast", "medium", "slow"])
+    parser.add_argument("--steps", type=int, default=None, help="fitting steps instead of an effort")
     parser.add_argument("--qualities", nargs="+", type=int, default=[20, 60])
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "kodak-inr" / "efforts.json")
     args = parser.parse_args(argv)
     records = json.loads(args.out.read_text()) if args.out.exists() else []
     for name in args.images:
         image = np.asarray(Image.open(args.data / name).convert("RGB"))
-        for effort in args.efforts:
+        for effort in [f"{args.steps} steps"] if args.steps else args.efforts:
             for quality in args.qualities:
                 start = time.perf_counter()
-                data = codec.encode(image, quality=quality, mode="inr", effort=effort)
+                if args.steps:
+                    data = encode_image(image, "HWC", quality, steps=args.steps)
+                else:
+                    data = codec.encode(image, quality=quality, mode="inr", effort=effort)
                 middle = time.perf_counter()
                 decoded = codec.decode(data)
                 end = time.perf_counter()
                 record = {"image": name, "effort": effort, "quality": quality,
                           "bpp": len(data) * 8 / (image.shape[0] * image.shape[1]),
-                          "psnr-rgb": psnr(image, decoded), "encode_s": middle - start, "decode_s": end - middle}
+                          "psnr-rgb": psnr(image, decoded), "encode_s": middle - start, "decode_s": end - middle,
+                          "device": "cuda" if torch.cuda.is_available() else "cpu"}
                 print(json.dumps(record), flush=True)
                 records.append(record)
                 args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -27,12 +27,12 @@ MODELS = {
         sha256="b0fd87bcd828c5bcab533fef08c5976171eee014f77190856c4727275bf83e4f",
         made_by="wavecodec fit-linear --data ../shared/data/images/train -o codec/data/linear-v1.npz",
     ),
-    "learned-v2": ModelEntry(
-        file="learned-v2.npz",
-        sha256="2788e4744a952a00ba77d3fe7d61d14a61c0429ceaaa9a75edd875929c608372",
-        made_by="wavecodec train --data ../shared/data/images/train --out runs/learned-v1 --preset cpu; "
-                "wavecodec fit-contexts --data ../shared/data/images/train --decoder runs/learned-v1/learned.npz "
-                "-o codec/data/learned-v2.npz",
+    "learned-v3": ModelEntry(
+        file="learned-v3.npz",
+        sha256="807b0a6f5bfe79a0c066f0907338e2554e8f406c67f7bf6a2aaa773d59976c96",
+        made_by="wavecodec train --data ../shared/data/images/train --out runs/learned-cuda --preset cuda "
+                "(one H100); wavecodec fit-contexts --data ../shared/data/images/train "
+                "--decoder runs/learned-cuda/learned.npz -o codec/data/learned-v3.npz",
     ),
 }
 
@@ -81,7 +81,7 @@ def get_linear_model(name: str = "linear-v1", expected_hash: bytes | None = None
     return _shipped(name, load_linear_model, expected_hash)
 
 
-def get_learned_model(name: str = "learned-v2", expected_hash: bytes | None = None):
+def get_learned_model(name: str = "learned-v3", expected_hash: bytes | None = None):
     """Load a shipped learned model, checking its sha256 (and the file's short hash)."""
     from codec.models.export import load_learned_model
 

@@ -116,7 +116,7 @@ def test_cli_fit_contexts(tmp_path):
         Image.fromarray(np.clip(smooth + 128, 0, 255).astype(np.uint8)).save(data / f"{i}.png")
     out = tmp_path / "m.npz"
     runner = CliRunner()
-    r = runner.invoke(cli, ["fit-contexts", "--data", str(data), "--decoder", str(model_path("learned-v2")),
+    r = runner.invoke(cli, ["fit-contexts", "--data", str(data), "--decoder", str(model_path("learned-v3")),
                             "-o", str(out), "--quiet"])
     assert r.exit_code == 0, r.output
     assert "wrote" in r.output and "bits saved" in r.output

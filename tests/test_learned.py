@@ -199,3 +199,20 @@ def test_cli_encode_decode_learned(tmp_path, sample_rgb):
     assert psnr(sample_rgb, np.asarray(Image.open(tmp_path / "out.png"))) > 24
     r = runner.invoke(cli, ["train", "--data", str(tmp_path / "missing"), "--out", str(tmp_path / "run")])
     assert r.exit_code != 0 and "not found" in r.output
+
+
+def test_training_batch_from_worker_pool_matches_in_process(tmp_path):
+    """The cuda preset codes crops in forked workers; they must give the same pairs."""
+    from codec.train.data import ImageSet
+    from codec.zoo import get_linear_model
+
+    rng = np.random.default_rng(1)
+    for i in range(2):
+        Image.fromarray(rng.integers(0, 255, (80, 72, 3), dtype=np.uint8)).save(tmp_path / f"{i}.png")
+    images = ImageSet(sorted(tmp_path.glob("*.png")), 64, get_linear_model("linear-v1"))
+    steps = np.array([4.0, 9.0, 20.0])
+    alone = images.batch(np.random.default_rng(5), steps)
+    with images.pool(2) as pool:
+        pooled = images.batch(np.random.default_rng(5), steps, pool)
+    for a, b in zip(alone, pooled):
+        assert torch.equal(a, b)

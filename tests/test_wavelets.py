@@ -381,3 +381,22 @@ def test_synthesis_gains_reject_bad_arguments():
         synthesis_gains(2, ndim=3)
     with pytest.raises(ValueError, match="levels"):
         synthesis_gains(6)
+
+
+def _child_transform(x):
+    from codec.wavelets import wpt2
+
+    return wpt2(x, 2)
+
+
+def test_transform_runs_in_a_forked_child_after_the_parent_used_its_threads():
+    """A fork copies the thread pool object but not its threads; the child must make its own."""
+    import multiprocessing
+
+    from codec.wavelets import wpt2
+
+    x = np.random.default_rng(0).standard_normal((3, 512, 512)).astype(np.float32)
+    expected = wpt2(x, 2)  # large enough to use the pool's threads here
+    with multiprocessing.get_context("fork").Pool(1) as pool:
+        got = pool.apply_async(_child_transform, (x,)).get(timeout=60)
+    np.testing.assert_array_equal(got, expected)

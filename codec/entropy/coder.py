@@ -140,16 +140,22 @@ class Encoder:
         if values.dtype.kind not in "ui" or values.dtype.itemsize > 4:
             raise ValueError(f"values must be integers of at most 32 bits, got {values.dtype}")
         ids = np.asarray(table_ids).ravel()
+        if values.size == 0:
+            return
         counts = np.bincount(ids, minlength=len(family))
         values = values[np.argsort(ids, kind="stable")]
-        start = 0
-        for t in np.flatnonzero(counts):
-            part, table = values[start:start + counts[t]], family[t]
-            start += counts[t]
-            if table.lo <= part.min() and part.max() <= table.hi:
-                self._encode_indices((part.astype(np.int64) - table.offset).astype(np.int32), table)
+        used = np.flatnonzero(counts)
+        ends = np.cumsum(counts[used])
+        starts = ends - counts[used]
+        # Range checks and offsets for all tables at once (per-table numpy calls dominated).
+        lo, hi, offset = np.array([(family[t].lo, family[t].hi, family[t].offset) for t in used], np.int64).T
+        fits = (lo <= np.minimum.reduceat(values, starts)) & (np.maximum.reduceat(values, starts) <= hi)
+        indices = (values - np.repeat(offset, counts[used])).astype(np.int32)  # used where it fits
+        for t, start, end, ok in zip(used, starts, ends, fits):
+            if ok:
+                self._encode_indices(indices[start:end], family[t])
             else:
-                self.encode(part, table)
+                self.encode(values[start:end], family[t])
 
     def encode_uniform(self, values: np.ndarray, n_bits: int) -> None:
         """Code unsigned ``n_bits``-bit integers (1 <= n_bits <= 32) at n_bits bits each."""

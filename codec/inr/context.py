@@ -19,10 +19,10 @@ def context_size(levels: int) -> int:
     return 9 + 4 + 1 + 2 + levels
 
 
-def anchor_mask(h: int, w: int, dtype=torch.float32) -> torch.Tensor:
+def anchor_mask(h: int, w: int, dtype=torch.float32, device=None) -> torch.Tensor:
     """1 where a latent is an anchor (coded in the first pass), else 0: shape (h, w)."""
-    i = torch.arange(h).view(h, 1)
-    j = torch.arange(w).view(1, w)
+    i = torch.arange(h, device=device).view(h, 1)
+    j = torch.arange(w, device=device).view(1, w)
     return ((i + j) % 2 == 0).to(dtype)
 
 
@@ -45,16 +45,16 @@ def level_context(y: torch.Tensor, parent: torch.Tensor | None, level: int, leve
     non-anchor values never reach any context.
     """
     h, w = y.shape
-    dtype = y.dtype
+    like = {"dtype": y.dtype, "device": y.device}
     if parent is None:
-        up = torch.zeros(9, h, w, dtype=dtype)
+        up = torch.zeros(9, h, w, **like)
     else:
         up = _shifts(parent, _NEIGHBOURHOOD).repeat_interleave(2, 1).repeat_interleave(2, 2)[:, :h, :w]
-    anchors = anchor_mask(h, w, dtype)
+    anchors = anchor_mask(h, w, **like)
     rest = 1 - anchors
     neighbours = _shifts(y * anchors, _CROSS) * rest
-    i = torch.arange(h, dtype=dtype).view(h, 1).expand(h, w) % 2
-    j = torch.arange(w, dtype=dtype).view(1, w).expand(h, w) % 2
-    onehot = torch.zeros(levels, h, w, dtype=dtype)
+    i = torch.arange(h, **like).view(h, 1).expand(h, w) % 2
+    j = torch.arange(w, **like).view(1, w).expand(h, w) % 2
+    onehot = torch.zeros(levels, h, w, **like)
     onehot[level] = 1
     return torch.cat([up, neighbours, rest[None], i[None], j[None], onehot])

@@ -105,14 +105,42 @@ def _up2(a: np.ndarray) -> np.ndarray:
     return a.repeat(2, -2).repeat(2, -1)
 
 
+class _Checkerboard:
+    """The two passes' positions of an (h, w) plane in row-major order, gathered from and
+    scattered into arrays whose last axis is the flattened plane; ``count`` is 64 x the
+    number of first-pass neighbours of each second-pass position. Even widths use strided
+    copies, several times faster than index arrays; odd widths use index arrays."""
+
+    def __init__(self, h: int, w: int):
+        first = (np.arange(h)[:, None] + np.arange(w)[None]) % 2 == 0
+        self.rows = (h, w // 2, 2) if w % 2 == 0 else None
+        self.index = (np.flatnonzero(first), np.flatnonzero(~first))
+        self.count = (64 * _cross4(first.astype(np.int64)).ravel()[self.index[1]]).astype(np.int32)
+
+    def take(self, a: np.ndarray, p: int) -> np.ndarray:
+        if self.rows is None:
+            return a[..., self.index[p]]
+        lead = a.shape[:-1]
+        pairs = a.reshape(lead + self.rows)
+        out = np.empty(lead + self.rows[:2], a.dtype)
+        out[..., 0::2, :] = pairs[..., 0::2, :, p]      # even rows: even columns first
+        out[..., 1::2, :] = pairs[..., 1::2, :, 1 - p]
+        return out.reshape(lead + (-1,))
+
+    def put(self, a: np.ndarray, p: int, v: np.ndarray) -> None:
+        """a[..., positions of pass p] = v; ``a`` must be contiguous."""
+        if self.rows is None:
+            a[..., self.index[p]] = v
+            return
+        lead = a.shape[:-1]
+        pairs, v = a.reshape(lead + self.rows), v.reshape(lead + self.rows[:2])
+        pairs[..., 0::2, :, p] = v[..., 0::2, :]
+        pairs[..., 1::2, :, 1 - p] = v[..., 1::2, :]
+
+
 @lru_cache(maxsize=16)
-def _checkerboard(h: int, w: int):
-    """Flat indices of the first-pass and second-pass positions, and 64 x the count of
-    first-pass neighbours of each second-pass position."""
-    first = ((np.arange(h)[:, None] + np.arange(w)[None]) % 2 == 0).ravel()
-    count = _cross4(first.reshape(h, w).astype(np.int64)).ravel()
-    second = np.flatnonzero(~first)
-    return np.flatnonzero(first), second, (64 * count[second]).astype(np.int32)
+def _checkerboard(h: int, w: int) -> _Checkerboard:
+    return _Checkerboard(h, w)
 
 
 def _magnitudes(q: np.ndarray, base: np.ndarray, model: LinearModel) -> np.ndarray:
@@ -139,25 +167,27 @@ class _Batch:
     def __call__(self, part, base, B, P, q=None):
         m = len(base)
         h, w = B.shape[-2:]
-        first, second, count = _checkerboard(h, w)
+        board = _checkerboard(h, w)
         bp = B * LEVELS + P                           # (h, w), or (m, h, w) when P is per plane
         bp = bp.reshape(bp.shape[:-2] + (h * w,))
         lut1, lut2 = self.shifts[part]
-        values = np.zeros((m, h * w), np.int32) if q is None else q.reshape(m, -1)
+        values = np.zeros((m, h * w), np.int32) if q is None else np.ascontiguousarray(q.reshape(m, -1))
         tables = np.empty((m, h * w), np.uint8)
 
-        cells = bp[..., first]
+        cells = board.take(bp, 0)
         t1 = self._tables(base, lut1[cells])
-        got = self.io(part, 0, cells, base, None if q is None else values[:, first], t1)
+        got = self.io(part, 0, cells, base, None if q is None else board.take(values, 0), t1)
         plane = np.zeros((m, h * w), np.int32)
-        plane[:, first] = _magnitudes(got, base, self.model)
-        near = _cross4(plane.reshape(m, h, w)).reshape(m, -1)[:, second]
-        cells = _level(near, count) * LEVELS**2 + bp[..., second]
+        board.put(plane, 0, _magnitudes(got, base, self.model))
+        near = board.take(_cross4(plane.reshape(m, h, w)).reshape(m, -1), 1)
+        cells = _level(near, board.count) * LEVELS**2 + board.take(bp, 1)
         t2 = self._tables(base, lut2[cells])
-        got2 = self.io(part, 1, cells, base, None if q is None else values[:, second], t2)
+        got2 = self.io(part, 1, cells, base, None if q is None else board.take(values, 1), t2)
         if q is None:
-            values[:, first], values[:, second] = got, got2
-        tables[:, first], tables[:, second] = t1, t2
+            board.put(values, 0, got)
+            board.put(values, 1, got2)
+        board.put(tables, 0, t1)
+        board.put(tables, 1, t2)
         return values.reshape(m, h, w), tables.reshape(m, h, w)
 
     @staticmethod

@@ -33,6 +33,23 @@ def read_rgb(path: Path) -> np.ndarray:
         return np.asarray(im.convert("RGB"), dtype=np.uint8)
 
 
+_POOL_SET = None  # the ImageSet that fork-pool workers inherit (see ImageSet.pool)
+
+
+def _pool_pair(crop: np.ndarray, step: float):
+    return _POOL_SET._pair(crop, step)
+
+
+def _one_thread() -> None:
+    """Each worker codes one crop at a time: threads inside many workers only oversubscribe."""
+    from threadpoolctl import threadpool_limits
+
+    from codec.wavelets import use_threads
+
+    threadpool_limits(1)
+    use_threads(1)
+
+
 class ImageSet:
     """Images held in memory as uint8; ``batch`` cuts crops and transforms them."""
 
@@ -71,8 +88,17 @@ class ImageSet:
             if rng.random() < 0.5:
                 c = c[:, ::-1]
             crops.append((np.ascontiguousarray(c), float(step)))
-        pairs = pool.starmap(self._pair, crops) if pool else [self._pair(*c) for c in crops]
+        pairs = pool.starmap(_pool_pair, crops) if pool else [self._pair(*c) for c in crops]
         return tuple(torch.from_numpy(np.stack(t)) for t in zip(*pairs))
+
+    def pool(self, workers: int):
+        """Worker processes for ``batch``. They are forked after this set is made, so they
+        inherit its images and model instead of receiving them pickled with every crop."""
+        import multiprocessing
+
+        global _POOL_SET
+        _POOL_SET = self
+        return multiprocessing.get_context("fork").Pool(workers, initializer=_one_thread)
 
     def centre_crops(self, step: float):
         """The centre crop of every image at one step: (y0, y_hat) tensors."""
