@@ -133,3 +133,19 @@ def test_cli_fit_contexts(tmp_path):
     np.savez(tmp_path / "plain.npz", a=np.zeros(3))
     r = runner.invoke(cli, ["fit-contexts", "--data", str(data), "--decoder", str(tmp_path / "plain.npz"), "-o", str(out)])
     assert r.exit_code == 4 and "not a learned model file" in r.output
+
+
+@pytest.mark.parametrize("h, w", [(4, 6), (5, 6), (4, 5), (1, 1), (3, 7), (2, 2)])
+def test_checkerboard_passes_are_the_row_major_positions_of_each_colour(h, w):
+    """Strided copies (even widths) and index arrays (odd) give the same passes."""
+    from codec.modes.contexts import _checkerboard
+
+    board = _checkerboard(h, w)
+    a = np.arange(2 * h * w).reshape(2, h * w)
+    first = ((np.arange(h)[:, None] + np.arange(w)[None]) % 2 == 0).ravel()
+    for p, where in ((0, first), (1, ~first)):
+        np.testing.assert_array_equal(board.take(a, p), a[:, where])
+        out = np.zeros_like(a)
+        board.put(out, p, a[:, where])
+        np.testing.assert_array_equal(out[:, where], a[:, where])
+        assert not out[:, ~where].any()
