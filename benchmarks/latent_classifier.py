@@ -213,8 +213,7 @@ def per_crop_times(files: list[bytes], reps: int) -> dict:
 
 
 def model_info() -> dict:
-    from codec.api import LEARNED_MODEL
-    from codec.zoo import get_learned_model, model_path
+    from codec.zoo import LEARNED_MODEL, get_learned_model, model_path
 
     m = get_learned_model(LEARNED_MODEL)
     return {"name": LEARNED_MODEL, "sha256": hashlib.sha256(model_path(LEARNED_MODEL).read_bytes()).hexdigest(),

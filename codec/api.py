@@ -16,13 +16,13 @@ import numpy as np
 from codec import bitstream
 from codec.errors import FormatError, InputError
 from codec.modes.spectral import MIN_CHANNELS, SpectralKLT
+from codec.zoo import LEARNED_MODEL
 
 __all__ = ["MODES", "encode", "encode_audio", "decode", "info", "complexity", "Info", "DEFAULT_QUALITY"]
 
 MODES = ("linear", "learned", "inr")
 DEFAULT_QUALITY = 50
 _LINEAR_MODEL = "linear-v1"
-LEARNED_MODEL = "learned-v3"
 _DTYPES = {"uint8": 255.0, "uint16": 65535.0, "float32": None}
 _MAX_CHANNELS = 1024
 _BOUND_PARAMS = struct.Struct("<dd")  # --max-error as given, and the residual grid's bound

@@ -17,6 +17,7 @@ import click
 
 from codec.errors import EXIT_CODES, InputError, OutputError, WaveCodecError
 from codec.features import cli as features_cli
+from codec.zoo import LEARNED_MODEL
 
 __all__ = ["main", "encode_main", "decode_main", "cli"]
 
@@ -403,7 +404,7 @@ def fit_linear_cmd(data_dir, output, images, seed, debug):
               help="Folder of training photographs (its training split is used). Never Kodak.")
 @click.option("--decoder", "decoder_path", required=True, type=click.Path(dir_okay=False),
               help="Learned model file from 'wavecodec train' (OUT/learned.npz); its decoder is kept.")
-@click.option("-o", "--output", default="codec/data/learned-v3.npz", show_default=True, help="Model file to write.")
+@click.option("-o", "--output", default=f"codec/data/{LEARNED_MODEL}.npz", show_default=True, help="Model file to write.")
 @click.option("--images", type=click.IntRange(1), default=None, help="Use this many training images (default: all).")
 @_quiet
 @_debug

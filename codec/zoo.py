@@ -9,7 +9,7 @@ from pathlib import Path
 
 from codec.errors import FormatError
 
-__all__ = ["ModelEntry", "MODELS", "model_path", "read_model_file", "get_linear_model", "get_learned_model"]
+__all__ = ["LEARNED_MODEL", "ModelEntry", "MODELS", "model_path", "read_model_file", "get_linear_model", "get_learned_model"]
 
 DATA_DIR = Path(__file__).parent / "data"
 
@@ -20,6 +20,8 @@ class ModelEntry:
     sha256: str
     made_by: str
 
+
+LEARNED_MODEL = "learned-v3"  # the learned mode's model: what encoders write
 
 MODELS = {
     "linear-v1": ModelEntry(
@@ -81,7 +83,7 @@ def get_linear_model(name: str = "linear-v1", expected_hash: bytes | None = None
     return _shipped(name, load_linear_model, expected_hash)
 
 
-def get_learned_model(name: str = "learned-v3", expected_hash: bytes | None = None):
+def get_learned_model(name: str = LEARNED_MODEL, expected_hash: bytes | None = None):
     """Load a shipped learned model, checking its sha256 (and the file's short hash)."""
     from codec.models.export import load_learned_model
 

@@ -171,7 +171,7 @@ class _Batch:
         bp = B * LEVELS + P                           # (h, w), or (m, h, w) when P is per plane
         bp = bp.reshape(bp.shape[:-2] + (h * w,))
         lut1, lut2 = self.shifts[part]
-        values = np.zeros((m, h * w), np.int32) if q is None else np.ascontiguousarray(q.reshape(m, -1))
+        values = np.zeros((m, h * w), np.int32) if q is None else q.reshape(m, -1)
         tables = np.empty((m, h * w), np.uint8)
 
         cells = board.take(bp, 0)
