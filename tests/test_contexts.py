@@ -149,3 +149,14 @@ def test_checkerboard_passes_are_the_row_major_positions_of_each_colour(h, w):
         board.put(out, p, a[:, where])
         np.testing.assert_array_equal(out[:, where], a[:, where])
         assert not out[:, ~where].any()
+
+
+def test_activity_level_lookup_matches_the_thresholds():
+    """The level table gives, for every ratio, the number of thresholds at or below it."""
+    rng = np.random.default_rng(3)
+    num = np.concatenate([rng.integers(0, 1 << 20, 5000), np.arange(4000)])
+    den = np.concatenate([rng.integers(0, 1 << 12, 5000), np.full(4000, 240)])
+    ratio = (num + contexts._BIAS) * 256 // (den + contexts._BIAS)
+    expected = np.searchsorted(contexts._THRESHOLDS, ratio, side="right")
+    assert expected.max() == contexts.LEVELS - 2 and expected.min() == 0
+    assert np.array_equal(contexts._level(num, den), expected)

@@ -74,6 +74,14 @@ def _model(table: Table) -> _Categorical:
 
 
 @lru_cache(maxsize=64)
+def _family(family: tuple):
+    """Direct ranges, offsets and constriction models of a table family, for
+    ``Encoder.encode_by_table``: a model's families are few and reused, so this is cached."""
+    lo, hi, offset = np.array([(t.lo, t.hi, t.offset) for t in family], np.int64).reshape(-1, 3).T
+    return lo, hi, offset, [_model(t) for t in family]
+
+
+@lru_cache(maxsize=64)
 def _uniform(size: int) -> _Uniform:
     return _Uniform(size)
 
@@ -148,12 +156,14 @@ class Encoder:
         ends = np.cumsum(counts[used])
         starts = ends - counts[used]
         # Range checks and offsets for all tables at once (per-table numpy calls dominated).
-        lo, hi, offset = np.array([(family[t].lo, family[t].hi, family[t].offset) for t in used], np.int64).T
-        fits = (lo <= np.minimum.reduceat(values, starts)) & (np.maximum.reduceat(values, starts) <= hi)
-        indices = (values - np.repeat(offset, counts[used])).astype(np.int32)  # used where it fits
-        for t, start, end, ok in zip(used, starts, ends, fits):
+        lo, hi, offset, models = _family(tuple(family))
+        fits = (lo[used] <= np.minimum.reduceat(values, starts)) & (np.maximum.reduceat(values, starts) <= hi[used])
+        indices = (values - np.repeat(offset[used], counts[used])).astype(np.int32)  # used where it fits
+        encode = self._coder.encode
+        for t, start, end, ok in zip(used.tolist(), starts.tolist(), ends.tolist(), fits.tolist()):
             if ok:
-                self._encode_indices(indices[start:end], family[t])
+                encode(indices[start:end], models[t])
+                self._count += end - start
             else:
                 self.encode(values[start:end], family[t])
 

@@ -49,6 +49,9 @@ _CAP = 15                            # larger magnitudes say nothing more about 
 _BIAS = 16                           # keeps ratios of empty neighbourhoods near 1
 # Half-octave bins of a ratio x256; bin 8 holds ratios near 1.
 _THRESHOLDS = np.array([round(256 * 2 ** ((i - 7.5) / 2)) for i in range(LEVELS - 2)], np.int64)
+# The level of every ratio up to the last threshold (larger ones share its level): a table
+# lookup is about ten times faster than searchsorted on these arrays.
+_LEVEL_OF = np.searchsorted(_THRESHOLDS, np.arange(_THRESHOLDS[-1] + 1), side="right")
 
 
 @dataclass(frozen=True, eq=False)
@@ -77,7 +80,7 @@ class ContextTables:
 def _level(num: np.ndarray, den) -> np.ndarray:
     """Activity level of sums ``num`` against their expectations ``den`` (int32 is enough for
     four neighbours; box sums over many planes need int64)."""
-    return np.searchsorted(_THRESHOLDS, (num + _BIAS) * 256 // (den + _BIAS), side="right")
+    return _LEVEL_OF.take(np.minimum((num + _BIAS) * 256 // (den + _BIAS), _THRESHOLDS[-1]))
 
 
 def _box3(a: np.ndarray) -> np.ndarray:
