@@ -160,3 +160,14 @@ def test_activity_level_lookup_matches_the_thresholds():
     expected = np.searchsorted(contexts._THRESHOLDS, ratio, side="right")
     assert expected.max() == contexts.LEVELS - 2 and expected.min() == 0
     assert np.array_equal(contexts._level(num, den), expected)
+
+
+def test_best_tables_chooses_each_plane_s_best_table(model):
+    """The one-histogram table choice agrees with the per-plane one, empty planes included."""
+    rng = np.random.default_rng(5)
+    planes = (rng.laplace(0, 1, (7, 16, 24)) * rng.uniform(0.05, 40, (7, 1, 1))).round().astype(np.int32)
+    planes[2] = 0
+    expected = [linear.best_table(p, model) for p in planes]
+    assert expected[2] == 0 and len(set(expected)) > 3
+    assert linear.best_tables(planes, model).tolist() == expected
+    assert linear.best_tables(planes[:0], model).shape == (0,)

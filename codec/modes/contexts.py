@@ -165,7 +165,9 @@ class _Batch:
     """
 
     def __init__(self, io, shifts, model):
-        self.io, self.shifts, self.model = io, shifts, model
+        # int16 shifts: the table arithmetic below runs on 2-byte arrays (|shift| < N_TABLES).
+        self.io, self.model = io, model
+        self.shifts = {part: tuple(t.astype(np.int16) for t in tables) for part, tables in shifts.items()}
 
     def __call__(self, part, base, B, P, q=None):
         m = len(base)
@@ -178,13 +180,13 @@ class _Batch:
         tables = np.empty((m, h * w), np.uint8)
 
         cells = board.take(bp, 0)
-        t1 = self._tables(base, lut1[cells])
+        t1 = self._tables(base, lut1.take(cells))
         got = self.io(part, 0, cells, base, None if q is None else board.take(values, 0), t1)
         plane = np.zeros((m, h * w), np.int32)
         board.put(plane, 0, _magnitudes(got, base, self.model))
         near = board.take(_cross4(plane.reshape(m, h, w)).reshape(m, -1), 1)
         cells = _level(near, board.count) * LEVELS**2 + board.take(bp, 1)
-        t2 = self._tables(base, lut2[cells])
+        t2 = self._tables(base, lut2.take(cells))
         got2 = self.io(part, 1, cells, base, None if q is None else board.take(values, 1), t2)
         if q is None:
             board.put(values, 0, got)
@@ -195,7 +197,8 @@ class _Batch:
 
     @staticmethod
     def _tables(base, shift):
-        return np.clip(base[:, None] + shift, 0, N_TABLES - 1).astype(np.uint8)
+        tables = base.astype(np.int16)[:, None] + shift
+        return np.clip(tables, 0, N_TABLES - 1, out=tables).astype(np.uint8)
 
 
 def traverse(batch, model: LinearModel, group: str, khw, side, planes=None):

@@ -99,6 +99,19 @@ def best_table(q: np.ndarray, model: LinearModel) -> int:
     return 1 + int(np.argmin(cost_matrix(model) @ hist))
 
 
+def best_tables(planes: np.ndarray, model: LinearModel) -> np.ndarray:
+    """``best_table`` of each plane ``planes[i]``, with one histogram for all of them."""
+    n = len(planes)
+    if n == 0:
+        return np.zeros(0, np.int64)
+    mag = np.minimum(np.abs(planes.reshape(n, -1)), 64)
+    mag += (65 * np.arange(n, dtype=mag.dtype))[:, None]
+    hist = np.bincount(mag.ravel(), minlength=65 * n).reshape(n, 65)
+    choice = 1 + np.argmin(hist @ cost_matrix(model).T, axis=1)
+    choice[hist[:, 0] == mag.shape[1]] = 0
+    return choice.astype(np.int64)
+
+
 def _context_shift(static_q: np.ndarray, static_choice: np.ndarray, model: LinearModel) -> np.ndarray:
     """Per-position table shift (h, w) from the local activity of the static channels.
 
@@ -254,11 +267,11 @@ def quantised_planes(y: np.ndarray, step: float, model: LinearModel, group: str)
     k, h, w = y.shape
     dc = [quantise(band, step) for band in _dc_split(y[:n_dc], model)] if n_dc else []
     static = quantise(y[n_dc:n_ctx], step)
-    dc_choice = np.array([[best_table(band[c], model) for band in dc] for c in range(n_dc)], np.int64)
-    static_choice = np.array([best_table(q, model) for q in static], np.int64)
+    dc_choice = np.stack([best_tables(band, model) for band in dc], 1) if n_dc else np.zeros((0, 0), np.int64)
+    static_choice = best_tables(static, model)
     rest_choice = np.zeros(k - n_ctx, np.int64)
     for run in _runs(np.arange(k - n_ctx), h * w):
-        mag = np.abs(y[n_ctx + run]).reshape(len(run), -1)
+        mag = np.abs(y[n_ctx + run[0]:n_ctx + run[-1] + 1]).reshape(len(run), -1)
         scale = mag.mean(1) / step
         index = 1 + np.clip(np.round(4 * np.log2(np.maximum(scale, 1e-9) / 0.02)), 0, N_TABLES - 1)
         rest_choice[run] = np.where(mag.max(1) < (0.5 + THETA) * step, 0, index)
