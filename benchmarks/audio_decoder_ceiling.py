@@ -1,0 +1,107 @@
+"""How much a decoder could add to the linear audio stream: a least-squares ceiling check.
+
+Usage::
+
+    python -m benchmarks.audio_decoder_ceiling [--data ../shared/data/audio/train/music] [--out FILE]
+
+Why: a learned audio decoder (a network on the dequantised bands, as the learned image mode
+has) is only worth shipping if the bands hold redundancy it can use. This fits, per band, the
+least-squares linear estimate of each true coefficient from the dequantised ones around it
+(+-1 band, +-2 positions in time) on training music, and reports the SNR it adds on held-out
+music. Files sorted by name: the last is the audio benchmark's and is never read; the one
+before it is the held-out file; the rest are fitted on. Segments of 2**16 frames, evenly spaced.
+"""
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+
+QUALITIES = (20, 40, 60)
+FRAMES = 1 << 16
+BANDS_AROUND, TIMES_AROUND = 1, 2
+
+
+def _segments(path: Path, count: int) -> list[np.ndarray]:
+    from codec.io.audio import read_audio
+    from codec.modes.audio import _SCALES
+
+    samples, _, _ = read_audio(str(path), path.name)
+    x = samples[:, 0].astype(np.float32) * np.float32(_SCALES[samples.dtype.name])
+    if len(x) < FRAMES:
+        return []
+    return [x[s:s + FRAMES] for s in np.linspace(0, len(x) - FRAMES, count).astype(int)]
+
+
+def _pairs(segments, step, model):
+    """(true bands, dequantised bands) of each segment, as the linear audio mode codes one channel."""
+    from codec.modes.audio import LEVELS, SEGMENT, WAVELET, decode_window, encode_window
+    from codec.wavelets import synthesis_gains, wpt1
+
+    gains = synthesis_gains(LEVELS, WAVELET, ndim=1).astype(np.float32)[:, None]
+    out = []
+    for x in segments:
+        y = wpt1(x[None], LEVELS, WAVELET) * gains
+        out.append((y, decode_window(encode_window(y, step, SEGMENT, model), *y.shape, step, SEGMENT, model)))
+    return out
+
+
+def _neighbourhood(y_hat: np.ndarray) -> np.ndarray:
+    """(bands, length, n): each coefficient's dequantised neighbours (zeros outside)."""
+    k, t = y_hat.shape
+    p = np.pad(y_hat, ((BANDS_AROUND, BANDS_AROUND), (TIMES_AROUND, TIMES_AROUND)))
+    return np.stack([p[BANDS_AROUND + db:BANDS_AROUND + db + k, TIMES_AROUND + dt:TIMES_AROUND + dt + t]
+                     for db in range(-BANDS_AROUND, BANDS_AROUND + 1)
+                     for dt in range(-TIMES_AROUND, TIMES_AROUND + 1)], -1)
+
+
+def ceiling(train, held_out) -> float:
+    """dB the per-band least-squares estimate (fitted on ``train`` pairs) adds on ``held_out``."""
+    x = np.concatenate([_neighbourhood(y_hat) for _, y_hat in train], 1).astype(np.float64)
+    target = np.concatenate([y for y, _ in train], 1).astype(np.float64)
+    weights = [np.linalg.lstsq(x[b], target[b], rcond=None)[0] for b in range(len(x))]
+    plain = estimated = 0.0
+    for y, y_hat in held_out:
+        near = _neighbourhood(y_hat).astype(np.float64)
+        guess = np.stack([near[b] @ weights[b] for b in range(len(near))])
+        plain += float(np.sum((y - y_hat.astype(np.float64)) ** 2))
+        estimated += float(np.sum((y - guess) ** 2))
+    return 10 * np.log10(plain / estimated) if estimated > 0 else 0.0
+
+
+def main(argv=None):
+    from codec.modes.audio import quality_to_step
+    from codec.zoo import get_linear_model
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", default="../shared/data/audio/train/music")
+    parser.add_argument("--segments", type=int, default=12, help="segments per file")
+    parser.add_argument("--out", default="benchmarks/results/audio/decoder_ceiling.json")
+    args = parser.parse_args(argv)
+    files = sorted(Path(args.data).glob("*.flac"))
+    if len(files) < 3:
+        raise SystemExit(f"need at least 3 .flac files in {args.data} (fit, held out, reserved)")
+    fit_files, held_file = files[:-2], files[-2]
+    model = get_linear_model("linear-v1")
+    fit_segments = [s for f in fit_files for s in _segments(f, args.segments)]
+    held_segments = _segments(held_file, args.segments)
+    if not fit_segments or not held_segments:
+        raise SystemExit(f"files must hold at least {FRAMES} frames")
+    rows = []
+    for q in QUALITIES:
+        step = quality_to_step(q)
+        gain = ceiling(_pairs(fit_segments, step, model), _pairs(held_segments, step, model))
+        rows.append({"quality": q, "step": step, "gain_db": round(gain, 4)})
+        print(f"quality {q}: least-squares estimate adds {gain:+.3f} dB on {held_file.name}")
+    report = {"fit_files": [f.name for f in fit_files], "held_out": held_file.name, "frames": FRAMES,
+              "segments_per_file": args.segments, "neighbourhood": [2 * BANDS_AROUND + 1, 2 * TIMES_AROUND + 1],
+              "rows": rows}
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=1) + "\n")
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()
