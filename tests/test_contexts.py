@@ -163,11 +163,18 @@ def test_activity_level_lookup_matches_the_thresholds():
 
 
 def test_best_tables_chooses_each_plane_s_best_table(model):
-    """The one-histogram table choice agrees with the per-plane one, empty planes included."""
+    """The one-histogram table choice is each plane's cheapest table, zero planes and none included."""
     rng = np.random.default_rng(5)
     planes = (rng.laplace(0, 1, (7, 16, 24)) * rng.uniform(0.05, 40, (7, 1, 1))).round().astype(np.int32)
     planes[2] = 0
-    expected = [linear.best_table(p, model) for p in planes]
+    costs = linear.cost_matrix(model)  # bits of |q| = 0..64 under each table
+
+    def cheapest(p):
+        hist = np.bincount(np.minimum(np.abs(p).ravel(), 64), minlength=65)
+        return 0 if hist[0] == p.size else 1 + int(np.argmin(costs @ hist))
+
+    expected = [cheapest(p) for p in planes]
+    assert [linear.best_table(p, model) for p in planes] == expected
     assert expected[2] == 0 and len(set(expected)) > 3
     assert linear.best_tables(planes, model).tolist() == expected
     assert linear.best_tables(planes[:0], model).shape == (0,)

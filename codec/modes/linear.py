@@ -93,20 +93,17 @@ def cost_matrix(model: LinearModel) -> np.ndarray:
 
 def best_table(q: np.ndarray, model: LinearModel) -> int:
     """1 + the table that codes q in the fewest bits, or 0 when q is all zero."""
-    hist = np.bincount(np.minimum(np.abs(q).ravel(), 64), minlength=65)
-    if hist[0] == q.size:
-        return 0
-    return 1 + int(np.argmin(cost_matrix(model) @ hist))
+    return int(best_tables(q[None], model)[0])
 
 
 def best_tables(planes: np.ndarray, model: LinearModel) -> np.ndarray:
-    """``best_table`` of each plane ``planes[i]``, with one histogram for all of them."""
+    """``best_table`` of each plane ``planes[i]``, with one histogram for all of them: 1 + the
+    table that codes the plane in the fewest bits, or 0 when it is all zero."""
     n = len(planes)
     if n == 0:
         return np.zeros(0, np.int64)
     mag = np.minimum(np.abs(planes.reshape(n, -1)), 64)
-    mag += (65 * np.arange(n, dtype=mag.dtype))[:, None]
-    hist = np.bincount(mag.ravel(), minlength=65 * n).reshape(n, 65)
+    hist = np.bincount((mag + 65 * np.arange(n)[:, None]).ravel(), minlength=65 * n).reshape(n, 65)
     choice = 1 + np.argmin(hist @ cost_matrix(model).T, axis=1)
     choice[hist[:, 0] == mag.shape[1]] = 0
     return choice.astype(np.int64)
