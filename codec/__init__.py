@@ -13,8 +13,11 @@ Errors are ``codec.InputError`` (bad signal or option), ``codec.FormatError`` (c
 unsupported file) and ``codec.OutputError``, all subclasses of ``codec.WaveCodecError``.
 """
 
+from codec.allocator import keep_freed_memory
 from codec.api import DEFAULT_QUALITY, MODES, Info, complexity, decode, encode, encode_audio, info
 from codec.errors import FormatError, InputError, OutputError, WaveCodecError
+
+keep_freed_memory()  # large temporaries are reused, not page-faulted anew (codec.allocator)
 
 
 def latents(image_or_file, quality: int = DEFAULT_QUALITY):
