@@ -19,8 +19,10 @@ Channel layout (numpy and torch give the same coefficients, to rounding):
 The default wavelet is CDF 9/7 (pywt "bior4.4"); any pywt orthogonal or
 biorthogonal discrete wavelet name is accepted. The numpy 2-D transform applies
 pywt's filters with batched BLAS products (equal to pywt.dwt2 per band, several
-times faster); it keeps float32 as float32, so images up to 8000x8000x3 fit in
-a few GB. torch is imported lazily, so `import codec.wavelets` stays light.
+times faster); the forward one does up to three levels along an axis in one
+product with the composite packet filters, so it reads the image twice instead
+of twice per level. It keeps float32 as float32, so images up to 8000x8000x3 fit
+in a few GB. torch is imported lazily, so `import codec.wavelets` stays light.
 """
 
 import functools
@@ -54,7 +56,10 @@ DEFAULT_WAVELET = "bior4.4"
 MAX_LEVELS_2D = 5
 MAX_LEVELS_1D = 10
 _MODE = "periodization"
-_BLOCK = 4  # outputs per filter row block: small blocks keep the banded products dense
+# Outputs per filter block: small blocks keep the banded products dense (best values measured
+# on a Kodak image; an analysis block is divided among the bands of its pass).
+_ANALYSIS_BLOCK = 16
+_SYNTHESIS_BLOCK = 4
 
 
 def _wavelet(name):
@@ -133,24 +138,13 @@ def _as_float(x):
 
 
 @functools.lru_cache(maxsize=None)
-def _block_filters(name, q, dtype):
-    """Banded filter matrices that filter blocks of 2*q samples with one matrix product.
-
-    Analysis (2, 1, 1, q, K): row r of the lowpass/highpass matrix holds the
-    flipped filter at offset 2r, so one product gives q outputs of each from a
-    window of K = 2q + taps - 2 padded samples (pywt's periodization phase:
-    out[o] = sum_k h[k] x[(2o + taps//2 - k) mod n]). Synthesis (2q, 2E) maps a
-    window of E (lowpass, highpass) coefficient pairs, interleaved, to 2q samples
-    (x[m] = sum_o c[o] g[m - 2o + shift] mod n). Returns
-    (analysis, its left pad, synthesis, its left pad).
-    """
+def _synthesis_filters(name, q, dtype):
+    """Banded matrix (2q, 2E) that maps a window of E (lowpass, highpass) coefficient pairs,
+    interleaved, to 2q samples (x[m] = sum_o c[o] g[m - 2o + shift] mod n, pywt's
+    periodization phase), and the window's left pad."""
     w = _wavelet(name)
     taps = w.dec_len
-    analysis = np.zeros((2, 1, 1, q, 2 * q + taps - 2), dtype)
-    for r in range(q):
-        analysis[0, 0, 0, r, 2 * r : 2 * r + taps] = w.dec_lo[::-1]
-        analysis[1, 0, 0, r, 2 * r : 2 * r + taps] = w.dec_hi[::-1]
-    analysis_pad = shift = taps - 1 - taps // 2
+    shift = taps - 1 - taps // 2
     synthesis_pad = (taps - 1 - shift) // 2
     pairs = (2 * q - 1 + shift) // 2 + synthesis_pad + 1
     synthesis = np.zeros((2 * q, 2 * pairs), dtype)
@@ -160,7 +154,27 @@ def _block_filters(name, q, dtype):
             if 0 <= f < taps:
                 synthesis[i, 2 * j] = w.rec_lo[f]
                 synthesis[i, 2 * j + 1] = w.rec_hi[f]
-    return analysis, analysis_pad, synthesis, synthesis_pad
+    return synthesis, synthesis_pad
+
+
+@functools.lru_cache(maxsize=None)
+def _packet_filters(name, levels, q, dtype):
+    """Banded matrix (S, q, K) of a `levels`-level 1-D packet analysis (S = 2**levels bands):
+    one product gives q outputs of every band from a window of K samples. Returns it and the
+    window's left pad.
+
+    Built by running `wpt1` (pywt, float64) on impulses, so it is that transform's composite
+    filters exactly (to float rounding): one pass over memory instead of `levels` passes.
+    """
+    bands = 1 << levels
+    support = (_wavelet(name).dec_len - 1) * (bands - 1) + 1
+    middle = -(-support // bands) + 1                  # outputs from here on reach no wrapped input
+    per_band = middle + q + middle
+    responses = wpt1(np.eye(bands * per_band), levels, name).reshape(bands * per_band, bands, per_band)
+    rows = responses[:, :, middle:middle + q].transpose(1, 2, 0)    # (band, output, input sample)
+    used = np.flatnonzero(np.abs(rows).sum((0, 1)))
+    lo, hi = used[0], used[-1] + 1
+    return np.ascontiguousarray(rows[:, :, lo:hi], dtype), middle * bands - lo
 
 
 _THREADS = min(4, os.cpu_count() or 1)
@@ -179,13 +193,16 @@ use_threads(_THREADS)
 os.register_at_fork(after_in_child=lambda: use_threads(_THREADS))
 
 
-def _batched_matmul(a, b):
-    """np.matmul(a, b) over b's leading axis, split across cores (matmul releases the GIL)."""
-    if _POOL is None or b.shape[0] < _THREADS or b.size < 1 << 16:
+def _batched_matmul(a, b, axis=0):
+    """np.matmul(a, b) split along a batch axis of b (one a broadcasts over) across cores
+    (matmul releases the GIL)."""
+    if _POOL is None or b.shape[axis] < _THREADS or b.size < 1 << 16:
         return np.matmul(a, b)
     out = np.empty(np.broadcast_shapes(a.shape[:-2], b.shape[:-2]) + (a.shape[-2], b.shape[-1]), np.result_type(a, b))
-    bounds = np.linspace(0, b.shape[0], _THREADS + 1).astype(int)
-    jobs = [_POOL.submit(np.matmul, a, b[lo:hi], out=out[lo:hi]) for lo, hi in zip(bounds[:-1], bounds[1:])]
+    bounds = np.linspace(0, b.shape[axis], _THREADS + 1).astype(int)
+    lead = (slice(None),) * axis
+    jobs = [_POOL.submit(np.matmul, a, b[lead + (slice(lo, hi),)], out=out[lead + (slice(lo, hi),)])
+            for lo, hi in zip(bounds[:-1], bounds[1:])]
     for job in jobs:
         job.result()
     return out
@@ -206,32 +223,34 @@ def _wrapped(y, axis, before, total):
     return out
 
 
-def _analysis(y, wavelet, inner=1):
-    """Split axis 1 of y (m, n, cols) into lowpass/highpass: -> (2m, n/2, cols).
+def _analysis(y, wavelet, levels):
+    """Split axis 1 of y (m, n, cols) into 2**levels packet bands: -> (m * 2**levels,
+    n / 2**levels, cols), band b of row i at i * 2**levels + b (`wpt1`'s order).
 
-    Child k of row i lands at (i // inner) * 2 * inner + k * inner + i % inner,
-    i.e. 2i + k for inner=1; inner=2 puts the new bit above the last one.
-    A strided view of overlapping windows feeds batched BLAS products, which is
-    several times faster than pywt along a non-contiguous axis.
+    A strided view of overlapping windows feeds batched BLAS products, which is several
+    times faster than pywt along a non-contiguous axis.
     """
     m, n, cols = y.shape
-    q = math.gcd(n // 2, _BLOCK)
-    analysis, before, _, _ = _block_filters(wavelet, q, y.dtype)
-    k = analysis.shape[-1]
-    pad = _wrapped(y, 1, before, n + k - 2 * q)
+    bands = 1 << levels
+    q = math.gcd(n // bands, max(1, _ANALYSIS_BLOCK // bands))
+    matrix, before = _packet_filters(wavelet, levels, q, y.dtype)
+    k = matrix.shape[-1]
+    pad = _wrapped(y, 1, before, n - bands * q + k)
     s0, s1, s2 = pad.strides
-    windows = as_strided(
-        pad, (m // inner, 1, inner, n // (2 * q), k, cols), (inner * s0, 0, s0, 2 * q * s1, s1, s2)
-    )
-    return _batched_matmul(analysis, windows).reshape(2 * m, n // 2, cols)
+    windows = as_strided(pad, (m, 1, n // (bands * q), k, cols), (s0, 0, bands * q * s1, s1, s2))
+    # Split the work over the rows, or over the windows when there are few rows (an RGB image).
+    split = 0 if m >= 2 * _THREADS else 2
+    return _batched_matmul(matrix[:, None], windows, split).reshape(m * bands, n // bands, cols)
 
 
 def _synthesis(c, wavelet, inner=1):
-    """Inverse of `_analysis` (same `inner`): c (2m, n, cols) -> (m, 2n, cols)."""
+    """Merge pairs of rows of c (2m, n, cols) along axis 1: -> (m, 2n, cols). The pair of row i
+    is rows (i // inner) * 2 * inner + k * inner + i % inner, k = 0 lowpass, 1 highpass
+    (inner=1: rows 2i and 2i + 1; inner=2 takes the pair's bit above the last one)."""
     big, n, cols = c.shape
     m = big // 2
-    q = math.gcd(n, _BLOCK)
-    _, _, synthesis, before = _block_filters(wavelet, q, c.dtype)
+    q = math.gcd(n, _SYNTHESIS_BLOCK)
+    synthesis, before = _synthesis_filters(wavelet, q, c.dtype)
     pairs = synthesis.shape[-1] // 2
     # Interleave each lowpass/highpass pair so a window is one strided block.
     pairs_view = c.reshape(m // inner, 2, inner, n, cols).transpose(0, 2, 3, 1, 4)
@@ -244,19 +263,40 @@ def _synthesis(c, wavelet, inner=1):
 def wpt2(x, levels, wavelet=DEFAULT_WAVELET):
     """Forward 2-D packet transform: (C, H, W) -> (C * 4**levels, H / 2**levels, W / 2**levels).
 
-    Each pass filters the middle axis, so each level filters one axis, swaps
-    the spatial axes, and filters the other: the axis order alternates between
-    levels. When H is filtered first, `inner=2` keeps the child order
-    k = 2 * (W highpass) + (H highpass).
+    Every level along H, then every level along W (on the transposed view), in passes of up
+    to three levels (longer composite filters would cost more multiply-adds than the passes
+    they save); one last copy puts the bands (c, H band, W band) in the module's order and
+    the planes back upright.
     """
     y = _as_float(x)
     _check(y.shape, ("C", "H", "W"), levels, MAX_LEVELS_2D, 2, inverse=False)
     _wavelet(wavelet)
-    for level in range(levels):
-        h_first = level % 2 == 0
-        y = _analysis(y, wavelet)
-        y = _analysis(y.swapaxes(1, 2), wavelet, inner=2 if h_first else 1)
-    return np.ascontiguousarray(y.swapaxes(1, 2)) if levels % 2 else y
+    passes = -(-levels // 3)
+    chunks = [levels // passes + (i < levels % passes) for i in range(passes)]
+    for axis in range(2):
+        for chunk in chunks:
+            y = _analysis(y, wavelet, chunk)
+        if axis == 0:
+            y = y.swapaxes(1, 2)
+    c, w, h = y.shape[0] >> 2 * levels, y.shape[1], y.shape[2]
+    bands = y.reshape(c, 4**levels, w, h).swapaxes(2, 3)[:, _band_order(levels)]
+    # Callers transform the result in place through reshaped views, so it must be contiguous
+    # (numpy may lay out a gathered copy of a transposed view otherwise).
+    return np.ascontiguousarray(bands).reshape(c * 4**levels, h, w)
+
+
+@functools.lru_cache(maxsize=None)
+def _band_order(levels):
+    """For each band b of the module's order, its index H band * 2**levels + W band: b's
+    child bits, coarsest level first, are 2 * (W highpass) + (H highpass) per level."""
+    order = np.zeros(4**levels, np.int64)
+    for b in range(4**levels):
+        h_band = w_band = 0
+        for level in range(levels):
+            child = (b >> 2 * (levels - 1 - level)) & 3
+            h_band, w_band = 2 * h_band + (child & 1), 2 * w_band + (child >> 1)
+        order[b] = (h_band << levels) + w_band
+    return order
 
 
 def iwpt2(coeffs, levels, wavelet=DEFAULT_WAVELET):

@@ -145,6 +145,20 @@ def test_coefficients_equal_recursive_pywt_dwt2(wavelet, levels):
     np.testing.assert_allclose(wpt2(x, levels, wavelet), pywt_reference(x, levels, wavelet), rtol=0, atol=TOL64)
 
 
+@pytest.mark.parametrize("levels", [3, 4, 5])
+@pytest.mark.parametrize("shape", [(3, 256, 384), (16, 64, 32)])
+def test_coefficients_equal_pywt_where_the_products_are_split_across_threads(shape, levels):
+    """Large inputs split each product over windows (few channels) or over rows; levels above
+    three run as two passes of composite filters per axis."""
+    x = random_image(shape, dtype=np.float64)
+    np.testing.assert_allclose(wpt2(x, levels), pywt_reference(x, levels, "bior4.4"), rtol=0, atol=TOL64)
+
+
+@pytest.mark.parametrize("shape", [(1, 64, 64), (1, 32, 96), (3, 64, 32)])
+def test_coefficients_are_contiguous_for_in_place_use(shape):
+    assert wpt2(random_image(shape), 3).flags["C_CONTIGUOUS"]
+
+
 @pytest.mark.parametrize("wavelet", WAVELETS)
 def test_1d_coefficients_equal_recursive_pywt_dwt(wavelet):
     x = random_image((2, 256), dtype=np.float64)
