@@ -34,17 +34,21 @@ def _segments(path: Path, count: int) -> list[np.ndarray]:
     return [x[s:s + FRAMES] for s in np.linspace(0, len(x) - FRAMES, count).astype(int)]
 
 
-def _pairs(segments, step, model):
-    """(true bands, dequantised bands) of each segment, as the linear audio mode codes one channel."""
-    from codec.modes.audio import LEVELS, SEGMENT, WAVELET, decode_window, encode_window
+def bands_of(segments) -> list[np.ndarray]:
+    """Gain-weighted packet bands of each segment, as the linear audio mode codes one channel."""
+    from codec.modes.audio import LEVELS, WAVELET
     from codec.wavelets import synthesis_gains, wpt1
 
     gains = synthesis_gains(LEVELS, WAVELET, ndim=1).astype(np.float32)[:, None]
-    out = []
-    for x in segments:
-        y = wpt1(x[None], LEVELS, WAVELET) * gains
-        out.append((y, decode_window(encode_window(y, step, SEGMENT, model), *y.shape, step, SEGMENT, model)))
-    return out
+    return [wpt1(x[None], LEVELS, WAVELET) * gains for x in segments]
+
+
+def _pairs(segments, step, model):
+    """(true bands, dequantised bands) of each segment."""
+    from codec.modes.audio import SEGMENT, decode_window, encode_window
+
+    return [(y, decode_window(encode_window(y, step, SEGMENT, model), *y.shape, step, SEGMENT, model))
+            for y in bands_of(segments)]
 
 
 def _neighbourhood(y_hat: np.ndarray) -> np.ndarray:
@@ -70,6 +74,20 @@ def ceiling(train, held_out) -> float:
     return 10 * np.log10(plain / estimated) if estimated > 0 else 0.0
 
 
+def split(data: str, count: int):
+    """(files fitted on, held-out file, their segments) of a folder of .flac files: the last file
+    by name is the audio benchmark's and is never read, the one before it is held out."""
+    files = sorted(Path(data).glob("*.flac"))
+    if len(files) < 3:
+        raise SystemExit(f"need at least 3 .flac files in {data} (fit, held out, reserved)")
+    fit_files, held_file = files[:-2], files[-2]
+    fit_segments = [s for f in fit_files for s in _segments(f, count)]
+    held_segments = _segments(held_file, count)
+    if not fit_segments or not held_segments:
+        raise SystemExit(f"files must hold at least {FRAMES} frames")
+    return fit_files, held_file, fit_segments, held_segments
+
+
 def main(argv=None):
     from codec.modes.audio import quality_to_step
     from codec.zoo import get_linear_model
@@ -79,15 +97,8 @@ def main(argv=None):
     parser.add_argument("--segments", type=int, default=12, help="segments per file")
     parser.add_argument("--out", default="benchmarks/results/audio/decoder_ceiling.json")
     args = parser.parse_args(argv)
-    files = sorted(Path(args.data).glob("*.flac"))
-    if len(files) < 3:
-        raise SystemExit(f"need at least 3 .flac files in {args.data} (fit, held out, reserved)")
-    fit_files, held_file = files[:-2], files[-2]
+    fit_files, held_file, fit_segments, held_segments = split(args.data, args.segments)
     model = get_linear_model("linear-v1")
-    fit_segments = [s for f in fit_files for s in _segments(f, args.segments)]
-    held_segments = _segments(held_file, args.segments)
-    if not fit_segments or not held_segments:
-        raise SystemExit(f"files must hold at least {FRAMES} frames")
     rows = []
     for q in QUALITIES:
         step = quality_to_step(q)

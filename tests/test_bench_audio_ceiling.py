@@ -1,11 +1,13 @@
-"""The audio decoder ceiling check finds redundancy where there is some, and none in noise."""
+"""The audio decoder ceiling check finds redundancy where there is some, and none in noise;
+it and the context ceiling check write their reports."""
 
 import json
 
 import numpy as np
+import pytest
 import soundfile
 
-from benchmarks import audio_decoder_ceiling as ceiling
+from benchmarks import audio_context_ceiling, audio_decoder_ceiling as ceiling
 from codec.modes.audio import quality_to_step
 from codec.zoo import get_linear_model
 
@@ -26,14 +28,20 @@ def test_steady_tones_are_predictable_and_noise_is_not():
     assert _gain(noise, 20) < 0.05
 
 
-def test_main_writes_a_row_per_quality(tmp_path):
+@pytest.mark.parametrize("module, value", [(ceiling, "gain_db"), (audio_context_ceiling, "saving_pct")])
+def test_main_writes_a_row_per_quality(tmp_path, module, value):
     rng = np.random.default_rng(1)
     for name in ("a", "b", "c"):
         soundfile.write(tmp_path / f"{name}.flac", (rng.normal(0, 0.1, N + 100)).astype(np.float32), 44100,
                         subtype="PCM_16")
     out = tmp_path / "ceiling.json"
-    ceiling.main(["--data", str(tmp_path), "--segments", "2", "--out", str(out)])
+    module.main(["--data", str(tmp_path), "--segments", "2", "--out", str(out)])
     report = json.loads(out.read_text())
     assert report["held_out"] == "b.flac" and report["fit_files"] == ["a.flac"]
-    assert [r["quality"] for r in report["rows"]] == list(ceiling.QUALITIES)
-    assert all(np.isfinite(r["gain_db"]) for r in report["rows"])
+    assert [r["quality"] for r in report["rows"]] == list(module.QUALITIES)
+    assert all(np.isfinite(r[value]) for r in report["rows"])
+
+
+def test_too_few_files_are_refused(tmp_path):
+    with pytest.raises(SystemExit, match="at least 3"):
+        ceiling.split(str(tmp_path), 2)
