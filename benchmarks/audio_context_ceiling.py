@@ -89,10 +89,11 @@ def fit_shifts(hist: np.ndarray, cost: np.ndarray) -> np.ndarray:
     return shifts
 
 
-def _saving_pct(windows, hist, shifts, cost) -> float:
-    """Bits the shifts save on counted windows, in % of those windows' real bytes."""
+def _shares(windows, hist, shifts, cost) -> tuple[float, float]:
+    """(% of the windows' real bits the shifts save, share of those bits the coefficients take)."""
+    real = 8.0 * sum(size for _, _, size in windows)
     plain, fitted = _bits(hist, np.zeros(len(hist), np.int64), cost), _bits(hist, shifts, cost)
-    return 100 * (plain - fitted) / (8.0 * sum(size for _, _, size in windows))
+    return 100 * (plain - fitted) / real, plain / real
 
 
 def saving(fit_bands, held_bands, step: float, model) -> dict:
@@ -105,11 +106,10 @@ def saving(fit_bands, held_bands, step: float, model) -> dict:
     fit_hist = _histograms(fit, model)
     shifts = fit_shifts(fit_hist, cost)
     held = [_window(y, step, model) for y in held_bands]
-    held_hist = _histograms(held, model)
-    coefficient_bits = _bits(held_hist, np.zeros(len(held_hist), np.int64), cost)
-    return {"saving_pct": round(_saving_pct(held, held_hist, shifts, cost), 2),
-            "fit_saving_pct": round(_saving_pct(fit, fit_hist, shifts, cost), 2),
-            "coefficient_bits_share": round(coefficient_bits / (8.0 * sum(size for _, _, size in held)), 3),
+    held_saving, coefficient_share = _shares(held, _histograms(held, model), shifts, cost)
+    return {"saving_pct": round(held_saving, 2),
+            "fit_saving_pct": round(_shares(fit, fit_hist, shifts, cost)[0], 2),
+            "coefficient_bits_share": round(coefficient_share, 3),
             "shifts": shifts.tolist()}
 
 
