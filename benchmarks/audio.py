@@ -14,7 +14,8 @@ THESE CLIPS ARE RESERVED FOR EVALUATION: a learned audio model (or any tuning of
 must not train or be tuned on these files, or its numbers here stop meaning anything. (For
 ``music/`` the whole file is reserved, not only the excerpts.)
 
-Codecs: ``wavecodec-audio`` (``codec.encode_audio``, a quality sweep), ``opus`` and ``mp3``
+Codecs: ``wavecodec-audio`` and ``wavecodec-audio-learned`` (``codec.encode_audio`` in the linear and
+learned modes, a quality sweep), ``opus`` and ``mp3``
 (libsndfile through soundfile: Opus in Ogg, bitrate set through ``compression_level``, which
 libsndfile maps linearly onto 6..256 kb/s per channel; MP3 by LAME at constant bitrate,
 ``bitrate_mode="CONSTANT"``, whose ``compression_level`` picks a rate from LAME's table), and
@@ -226,6 +227,20 @@ class WaveCodecAudio(WaveCodecMode):
         return None
 
 
+class WaveCodecAudioLearned(WaveCodecAudio):
+    """The learned audio mode: the linear stream, decoded through the trained network."""
+
+    def __init__(self):
+        super().__init__()
+        self.mode = "learned"
+        self.name, self.description = "wavecodec-audio-learned", "WaveCodec learned audio (codec.encode_audio, mode learned)"
+
+    def encode(self, signal, quality):
+        import codec
+
+        return codec.encode_audio(signal.samples, signal.rate, quality=quality, mode="learned")
+
+
 class Soundfile(Adapter):
     """A codec libsndfile writes, through soundfile."""
 
@@ -319,7 +334,7 @@ class Flac(Soundfile):
         return Audio(y, rate)
 
 
-ADAPTERS = (WaveCodecAudio(), Opus(), Mp3(), Flac())
+ADAPTERS = (WaveCodecAudio(), WaveCodecAudioLearned(), Opus(), Mp3(), Flac())
 
 
 def main(argv=None):

@@ -80,7 +80,12 @@ def main(argv=None):
         if _hour_of_music(Path(args.music), tmp / "hour.wav"):
             jobs += [("encode", "1 hour 44.1 kHz stereo 16-bit music (quality 35)",
                       ["encode", tmp / "hour.wav", "-o", tmp / "hour.wlc", "-q", "35", "--quiet"]),
-                     ("decode", "that hour of music", ["decode", tmp / "hour.wlc", "-o", tmp / "back.wav", "--quiet"])]
+                     ("decode", "that hour of music", ["decode", tmp / "hour.wlc", "-o", tmp / "back.wav", "--quiet"]),
+                     ("encode", "that hour of music, learned mode (quality 35)",
+                      ["encode", tmp / "hour.wav", "-o", tmp / "hour-learned.wlc", "-q", "35", "--mode", "learned",
+                       "--quiet"]),
+                     ("decode", "that hour of music, learned mode",
+                      ["decode", tmp / "hour-learned.wlc", "-o", tmp / "back-learned.wav", "--quiet"])]
         # Peak RSS of children is a high-water mark over all of them: measure each in a fresh helper.
         peaks = []
         for name, what, cmd in jobs:

@@ -290,10 +290,16 @@ def _as_audio(samples) -> np.ndarray:
     return _check_size_and_values(a, "audio")
 
 
+_AUDIO_MODES = ("linear", "learned")
+
+
 class _AudioFileEncoder:
-    def __init__(self, samples, rate, cache: bool):
+    def __init__(self, samples, rate, cache: bool, mode: str = "linear"):
         from codec.modes.audio import AudioEncoder
-        from codec.zoo import get_linear_model
+        from codec.zoo import AUDIO_LEARNED_MODEL, get_audio_learned_model, get_linear_model
+
+        if mode not in _AUDIO_MODES:
+            raise InputError(f"audio is coded by the linear or learned mode, not {mode!r}")
 
         if isinstance(rate, bool) or not isinstance(rate, (int, np.integer)) or not 1 <= rate <= 0xFFFFFFFF:
             raise InputError(f"sample rate must be an integer in 1..2**32-1, got {rate!r}")
@@ -301,16 +307,24 @@ class _AudioFileEncoder:
         self.rate = int(rate)
         two_d = self.given if self.given.ndim == 2 else self.given[:, None]
         self.model = get_linear_model(_LINEAR_MODEL)
-        self.enc = AudioEncoder(np.ascontiguousarray(two_d), self.model, cache=cache)
+        # The learned mode codes as the linear mode; its network (named in the header) decodes.
+        self.mode = mode
+        self.named = get_audio_learned_model(AUDIO_LEARNED_MODEL) if mode == "learned" else self.model
+        correct = None
+        if mode == "learned":
+            from codec.modes.learned_audio import corrector
+
+            correct = corrector(self.named, two_d.shape[1])
+        self.enc = AudioEncoder(np.ascontiguousarray(two_d), self.model, cache=cache, correct=correct)
         self.params = self.enc.params_bytes()
 
     def encode(self, step: float, quality: int) -> bytes:
         step = float(np.float32(step))
         a = self.given
         header = bitstream.Header(
-            mode="linear", modality="audio", dtype=a.dtype.name, shape=a.shape,
+            mode=self.mode, modality="audio", dtype=a.dtype.name, shape=a.shape,
             channels=a.shape[1] if a.ndim == 2 else 1, layout="NC" if a.ndim == 2 else "N",
-            model=self.model.name, model_hash=self.model.short_hash, sample_rate=self.rate,
+            model=self.named.name, model_hash=self.named.short_hash, sample_rate=self.rate,
             quality=quality, step=step, params=self.params,
         )
         return bitstream.pack(header, self.enc.chunks(step))
@@ -319,8 +333,12 @@ class _AudioFileEncoder:
         return len(data) * 8 / (self.given.shape[0] / self.rate) / 1000.0
 
 
-def encode_audio(samples, rate: int, quality: int = DEFAULT_QUALITY, kbps: float | None = None) -> bytes:
+def encode_audio(samples, rate: int, quality: int = DEFAULT_QUALITY, kbps: float | None = None,
+                 mode: str = "linear") -> bytes:
     """Compress audio: ``samples`` (N,) or (N, C) int16 / int32 / float32 at ``rate`` Hz.
+
+    ``mode="learned"`` writes the same coded values and decodes them through a trained
+    network (README, "Audio": it adds a few tenths of a dB at low rates, slower to decode).
 
     ``kbps`` (total kilobits per second, header included) overrides quality: the largest
     file at or under it is found by bisection on the step. Decoding gives back the same
@@ -330,11 +348,11 @@ def encode_audio(samples, rate: int, quality: int = DEFAULT_QUALITY, kbps: float
 
     if kbps is None:
         q = _check_quality(quality)
-        enc = _AudioFileEncoder(samples, rate, cache=False)
+        enc = _AudioFileEncoder(samples, rate, cache=False, mode=mode)
         return enc.encode(quality_to_step(q), q)
     if isinstance(kbps, bool) or not np.isfinite(kbps) or not kbps > 0:
         raise InputError(f"--kbps must be a positive number, got {kbps!r}")
-    enc = _AudioFileEncoder(samples, rate, cache=True)
+    enc = _AudioFileEncoder(samples, rate, cache=True, mode=mode)
     return _search_rate(enc.encode, enc.kbps, float(kbps), (quality_to_step(1), quality_to_step(100)),
                         step_to_quality, "--kbps")
 
@@ -349,8 +367,20 @@ def _decode_audio(header: bitstream.Header, chunks: list) -> np.ndarray:
         raise FormatError(f"layout {header.layout!r} is not an audio layout")
     if not header.step > 0:
         raise FormatError("quantiser step must be positive")
-    model = get_linear_model(header.model, header.model_hash)
-    out = decode_audio(chunks, header.shape[0], header.channels, header.dtype, header.step, header.params, model)
+    correct = None
+    if header.mode == "learned":
+        from codec.modes.learned_audio import corrector
+        from codec.zoo import get_audio_learned_model
+
+        learned = get_audio_learned_model(header.model, header.model_hash)
+        model = get_linear_model(_LINEAR_MODEL)
+        if learned.meta.get("linear_sha256", model.sha256) != model.sha256:
+            raise FormatError(f"model {learned.name} was trained for other linear-mode weights")
+        correct = corrector(learned, header.channels)
+    else:
+        model = get_linear_model(header.model, header.model_hash)
+    out = decode_audio(chunks, header.shape[0], header.channels, header.dtype, header.step, header.params, model,
+                       correct)
     return out.reshape(header.shape)
 
 
@@ -363,7 +393,7 @@ def decode(data: bytes) -> np.ndarray:
     header, chunks = bitstream.unpack(data)
     if header.mode == "features":  # named tensors: codec/features
         raise InputError("this is a features-mode file (named tensors): use codec.decode_features(data)")
-    if header.mode == "linear" and header.modality == "audio":
+    if header.mode in _AUDIO_MODES and header.modality == "audio":
         return _decode_audio(header, chunks)
     if header.mode == "inr" and header.modality == "image":
         from codec.modes.inr import decode_image
@@ -487,7 +517,7 @@ def info(data: bytes) -> Info:
     """The header of a WaveCodec file, verified, with every field in printable form."""
     header = bitstream.read_header(data)
     fields = header.describe(data)
-    if header.mode == "linear" and header.modality == "audio":
+    if header.mode in _AUDIO_MODES and header.modality == "audio":
         from codec.modes.audio import PARAMS, AudioParams
 
         try:

@@ -159,22 +159,22 @@ def _encode_audio(data, src, out, quality, bpp, max_error, force, quiet, kbps, m
     from codec.api import encode_audio, info
     from codec.io.audio import read_audio
 
-    if mode != "linear":
-        raise InputError(f"{src}: audio files are coded by the linear mode, not --mode {mode}")
+    if mode not in ("linear", "learned"):
+        raise InputError(f"{src}: audio files are coded by the linear or learned mode, not --mode {mode}")
     if bpp is not None:
         raise InputError(f"{src}: --bpp applies to images; use --kbps for audio")
     if max_error is not None:
         raise InputError(f"{src}: --max-error applies to float32 arrays, not audio files")
     samples, rate, _ = read_audio(data, src)
     start = time.perf_counter()
-    stream = encode_audio(samples, rate, quality=quality, kbps=kbps)
+    stream = encode_audio(samples, rate, quality=quality, kbps=kbps, mode=mode)
     elapsed = time.perf_counter() - start
     _write_output(out, stream, force)
     if not quiet:
         seconds = samples.shape[0] / rate
         q = info(stream).header.quality
         click.echo(f"{src} -> {out}: {len(stream):,} bytes, {len(stream) * 8 / seconds / 1000:.2f} kb/s, "
-                   f"{samples.shape[1]} ch {rate} Hz {seconds:.2f} s, quality {q}, linear, "
+                   f"{samples.shape[1]} ch {rate} Hz {seconds:.2f} s, quality {q}, {mode}, "
                    f"encode {elapsed:.3f} s", err=True)
 
 
@@ -252,7 +252,7 @@ _bpp = click.option("--bpp", type=click.FloatRange(min=0, min_open=True), defaul
                          "Overrides --quality. Default: off.")
 _mode = click.option("--mode", type=click.Choice(["linear", "learned", "inr", "features"]), default="linear",
                      show_default=True,
-                     help="Coding mode: linear (any image, array or audio), learned (RGB images), inr (a network "
+                     help="Coding mode: linear (any image, array or audio), learned (RGB images and audio), inr (a network "
                           "fitted to one image of 1..8 channels; slow to encode, see --effort), features "
                           "(.npy/.pt/.safetensors tensors; see the --clip ... --model options).")
 _force = click.option("-f", "--force", is_flag=True, help="Overwrite an existing output file. Default: off.")

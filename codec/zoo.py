@@ -9,7 +9,7 @@ from pathlib import Path
 
 from codec.errors import FormatError
 
-__all__ = ["LEARNED_MODEL", "ModelEntry", "MODELS", "model_path", "read_model_file", "get_linear_model", "get_learned_model"]
+__all__ = ["LEARNED_MODEL", "AUDIO_LEARNED_MODEL", "get_audio_learned_model", "ModelEntry", "MODELS", "model_path", "read_model_file", "get_linear_model", "get_learned_model"]
 
 DATA_DIR = Path(__file__).parent / "data"
 
@@ -22,6 +22,7 @@ class ModelEntry:
 
 
 LEARNED_MODEL = "learned-v3"  # the learned mode's model: what encoders write
+AUDIO_LEARNED_MODEL = "audio-learned-v1"  # the learned audio mode's decoder network
 
 MODELS = {
     "linear-v1": ModelEntry(
@@ -35,6 +36,12 @@ MODELS = {
         made_by="wavecodec train --data ../shared/data/images/train --out runs/learned-cuda --preset cuda "
                 "(one H100); wavecodec fit-contexts --data ../shared/data/images/train "
                 "--decoder runs/learned-cuda/learned.npz -o codec/data/learned-v3.npz",
+    ),
+    "audio-learned-v1": ModelEntry(
+        file="audio-learned-v1.npz",
+        sha256="e729a91515c3d87374b5ab429de03b0763a6360ab6753c06bfe3ff7e6e1e29cc",
+        made_by="python -m codec.train.audio --data ../shared/data/audio/train/music "
+                "-o codec/data/audio-learned-v1.npz (this 2-core CPU, about 7 minutes)",
     ),
 }
 
@@ -90,3 +97,16 @@ def get_learned_model(name: str = LEARNED_MODEL, expected_hash: bytes | None = N
     if name not in MODELS or not name.startswith("learned"):
         raise FormatError(f"unknown learned model {name!r}; this wavecodec has: {', '.join(MODELS)}")
     return _shipped(name, load_learned_model, expected_hash)
+
+
+def get_audio_learned_model(name: str = AUDIO_LEARNED_MODEL, expected_hash: bytes | None = None):
+    """Load a shipped learned audio model, checking its sha256 (and the file's short hash)."""
+    from codec.models.export import load_learned_model
+    from codec.modes.learned_audio import NETWORK
+
+    if name not in MODELS or not name.startswith("audio-learned"):
+        raise FormatError(f"unknown learned audio model {name!r}; this wavecodec has: {', '.join(MODELS)}")
+    model = _shipped(name, load_learned_model, expected_hash)
+    if model.config.get("network") != NETWORK:
+        raise FormatError(f"model file {name} is not an audio decoder")
+    return model

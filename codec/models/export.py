@@ -15,7 +15,8 @@ import numpy as np
 
 from codec.errors import FormatError
 
-__all__ = ["channel_std", "export_model", "add_contexts", "load_learned_model", "LearnedModel", "CONTEXT_PREFIX"]
+__all__ = ["channel_std", "export_model", "export_audio_model", "add_contexts", "load_learned_model", "LearnedModel",
+           "CONTEXT_PREFIX"]
 
 CONTEXT_PREFIX = "contexts_"   # arrays of the fitted context tables (codec.modes.contexts)
 
@@ -32,6 +33,14 @@ def export_model(model, path, meta: dict) -> Path:
     """Write the trained ``LearnedDecoder`` as a model file (atomically)."""
     arrays = {k: v.detach().cpu().numpy().astype(np.float32) for k, v in model.state_dict().items()}
     cfg = {k: getattr(model.cfg, k) for k in ("latent", "width", "blocks")}
+    return _save(arrays, cfg, meta, path)
+
+
+def export_audio_model(model, path, meta: dict) -> Path:
+    """Write the trained ``AudioDecoder`` as a model file (atomically)."""
+    arrays = {k: v.detach().cpu().numpy().astype(np.float32) for k, v in model.state_dict().items()}
+    cfg = {"network": model.cfg.network, "bands": model.cfg.bands, "width": model.cfg.width,
+           "dilations": list(model.cfg.dilations), "min_step": model.cfg.min_step}
     return _save(arrays, cfg, meta, path)
 
 
@@ -91,12 +100,16 @@ class LearnedModel:
 def _decoder(model: LearnedModel):
     import torch
 
+    from codec.models.audio_decoder import AudioConfig, AudioDecoder
     from codec.models.learned import Config, LearnedDecoder
 
-    cfg = Config()
+    audio = model.config.get("network") == AudioConfig.network
+    cfg = AudioConfig() if audio else Config()
     for key, value in model.config.items():
-        setattr(cfg, key, value)
-    module = LearnedDecoder(torch.from_numpy(model.arrays["scale"]), cfg)
+        setattr(cfg, key, tuple(value) if isinstance(value, list) else value)
+    if "scale" not in model.arrays:
+        raise FormatError(f"model file {model.name} has no 'scale' array")
+    module = (AudioDecoder if audio else LearnedDecoder)(torch.from_numpy(model.arrays["scale"]), cfg)
     try:
         module.load_state_dict({k: torch.from_numpy(v) for k, v in model.arrays.items()
                                 if not k.startswith(CONTEXT_PREFIX)})

@@ -176,8 +176,8 @@ class AudioEncoder:
     """Holds the transformed windows so several steps can be tried (for --kbps)."""
 
     def __init__(self, samples: np.ndarray, model, levels: int = LEVELS, chunk_frames: int = CHUNK_FRAMES,
-                 margin: int = MARGIN, segment: int = SEGMENT, cache: bool = False):
-        self.samples, self.model = samples, model
+                 margin: int = MARGIN, segment: int = SEGMENT, cache: bool = False, correct=None):
+        self.samples, self.model, self.correct = samples, model, correct
         n, c = samples.shape
         dtype = samples.dtype.name
         lo, hi = (float(samples.min()), float(samples.max()))
@@ -213,13 +213,28 @@ class AudioEncoder:
         out = []
         for i, w in enumerate(self.windows):
             coeffs = self._cache[i] if self._cache is not None else self._analyse(w)
-            out.append(encode_window(coeffs, step, self.params.segment, self.model))
+            data = encode_window(coeffs, step, self.params.segment, self.model)
+            out.append(data if self.correct is None else bytes([self._network_helps(coeffs, data, step)]) + data)
         return out
+
+    def _network_helps(self, coeffs: np.ndarray, data: bytes, step: float) -> bool:
+        """The learned mode's per-window switch: does the network lower this window's error?"""
+        if step < self.correct.min_step:  # where it did not help in training's validation
+            return False
+        y_hat = decode_window(data, *coeffs.shape, step, self.params.segment, self.model)
+        fixed = self.correct(y_hat, step)
+        return float(np.sum((fixed - coeffs) ** 2, dtype=np.float64)) < float(
+            np.sum((y_hat - coeffs) ** 2, dtype=np.float64))
 
 
 def decode_audio(chunks: list[bytes], n: int, channels: int, dtype: str, step: float, params_bytes: bytes,
-                 model) -> np.ndarray:
-    """Inverse of AudioEncoder.chunks: the (N, C) array in ``dtype``."""
+                 model, correct=None) -> np.ndarray:
+    """Inverse of AudioEncoder.chunks: the (N, C) array in ``dtype``.
+
+    ``correct`` (the learned mode's network) maps a window's dequantised gain-weighted bands
+    (C * 2**levels, l) and the step to corrected bands before the inverse transform; learned-
+    mode chunks start with one byte, 1 where the encoder found that it helps (then it runs).
+    """
     p = AudioParams.unpack(params_bytes)
     klt_bytes = SpectralKLT.size(channels) if channels >= 2 else 0
     if len(params_bytes) != PARAMS.size + klt_bytes:
@@ -234,7 +249,14 @@ def decode_audio(chunks: list[bytes], n: int, channels: int, dtype: str, step: f
     out = np.empty((n, channels), dtype)
     bands = channels << p.levels
     for (start, length, keep_lo, keep_hi), data in zip(wins, chunks):
+        use_network = False
+        if correct is not None:
+            if not data or data[0] > 1:
+                raise FormatError("corrupt stream: learned audio window flag missing or not 0/1")
+            use_network, data = data[0] == 1, data[1:]
         y = decode_window(data, bands, length >> p.levels, step, p.segment, model)
+        if use_network:
+            y = correct(y, step)
         y /= gains
         x = iwpt1(y, p.levels, WAVELET)[:, keep_lo - start:keep_hi - start]
         if klt:
