@@ -9,7 +9,8 @@ from pathlib import Path
 
 from codec.errors import FormatError
 
-__all__ = ["LEARNED_MODEL", "AUDIO_LEARNED_MODEL", "get_audio_learned_model", "ModelEntry", "MODELS", "model_path", "read_model_file", "get_linear_model", "get_learned_model"]
+__all__ = ["LEARNED_MODEL", "AUDIO_LEARNED_MODEL", "ModelEntry", "MODELS", "model_path", "read_model_file",
+           "get_linear_model", "get_learned_model", "get_audio_learned_model"]
 
 DATA_DIR = Path(__file__).parent / "data"
 
