@@ -18,37 +18,18 @@ from pathlib import Path
 
 import numpy as np
 
+from codec.train.audio import SEGMENT_FRAMES as FRAMES, bands_of, dequantised, segments_of
+
+__all__ = ["QUALITIES", "FRAMES", "bands_of", "ceiling", "split", "main"]
+
 QUALITIES = (20, 40, 60)
-FRAMES = 1 << 16
 BANDS_AROUND, TIMES_AROUND = 1, 2
-
-
-def _segments(path: Path, count: int) -> list[np.ndarray]:
-    from codec.io.audio import read_audio
-    from codec.modes.audio import _SCALES
-
-    samples, _, _ = read_audio(str(path), path.name)
-    x = samples[:, 0].astype(np.float32) * np.float32(_SCALES[samples.dtype.name])
-    if len(x) < FRAMES:
-        return []
-    return [x[s:s + FRAMES] for s in np.linspace(0, len(x) - FRAMES, count).astype(int)]
-
-
-def bands_of(segments) -> list[np.ndarray]:
-    """Gain-weighted packet bands of each segment, as the linear audio mode codes one channel."""
-    from codec.modes.audio import LEVELS, WAVELET
-    from codec.wavelets import synthesis_gains, wpt1
-
-    gains = synthesis_gains(LEVELS, WAVELET, ndim=1).astype(np.float32)[:, None]
-    return [wpt1(x[None], LEVELS, WAVELET) * gains for x in segments]
 
 
 def _pairs(segments, step, model):
     """(true bands, dequantised bands) of each segment."""
-    from codec.modes.audio import SEGMENT, decode_window, encode_window
-
-    return [(y, decode_window(encode_window(y, step, SEGMENT, model), *y.shape, step, SEGMENT, model))
-            for y in bands_of(segments)]
+    true = bands_of(segments)
+    return list(zip(true, dequantised(true, step, model)))
 
 
 def _neighbourhood(y_hat: np.ndarray) -> np.ndarray:
@@ -81,8 +62,8 @@ def split(data: str, count: int):
     if len(files) < 3:
         raise SystemExit(f"need at least 3 .flac files in {data} (fit, held out, reserved)")
     fit_files, held_file = files[:-2], files[-2]
-    fit_segments = [s for f in fit_files for s in _segments(f, count)]
-    held_segments = _segments(held_file, count)
+    fit_segments = [s for f in fit_files for s in segments_of(f, count)]
+    held_segments = segments_of(held_file, count)
     if not fit_segments or not held_segments:
         raise SystemExit(f"files must hold at least {FRAMES} frames")
     return fit_files, held_file, fit_segments, held_segments

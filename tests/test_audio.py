@@ -198,9 +198,10 @@ def test_corrupt_audio_stream_is_a_format_error():
         codec.decode(bytes(data))
 
 
-def test_audio_encoder_does_not_import_torch():
+@pytest.mark.parametrize("mode", ["linear", "learned"])  # the learned mode's network runs in numpy
+def test_audio_encoder_does_not_import_torch(mode):
     code = ("import sys, numpy as np; from codec.api import encode_audio; import codec;"
-            "d = encode_audio(np.zeros((5000, 2), np.int16) + 3, 8000); codec.decode(d);"
+            f"d = encode_audio(np.zeros((5000, 2), np.int16) + 3, 8000, quality=20, mode={mode!r}); codec.decode(d);"
             "from codec.io.audio import read_audio;"
             "print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -32,7 +32,7 @@ from codec.modes.linear_model import N_TABLES, THETA
 from codec.modes.spectral import SpectralKLT
 from codec.wavelets import iwpt1, synthesis_gains, wpt1
 
-__all__ = ["AudioParams", "AudioEncoder", "decode_audio", "quality_to_step", "LEVELS", "CHUNK_FRAMES",
+__all__ = ["AudioParams", "AudioEncoder", "code_window", "decode_audio", "quality_to_step", "LEVELS", "CHUNK_FRAMES",
            "MARGIN", "SEGMENT", "PARAMS"]
 
 WAVELET = "bior4.4"          # CDF 9/7
@@ -139,6 +139,19 @@ def _side_deltas(choice: np.ndarray) -> np.ndarray:
 
 def encode_window(coeffs: np.ndarray, step: float, segment: int, model) -> bytes:
     """One window's gain-weighted bands (B, l) -> one range-coded stream."""
+    return _code(coeffs, step, segment, model)[0]
+
+
+def code_window(coeffs: np.ndarray, step: float, segment: int, model) -> tuple[bytes, np.ndarray]:
+    """(encode_window's stream, the bands decode_window will rebuild from it, without decoding it)."""
+    data, q, used, t = _code(coeffs, step, segment, model)
+    y = np.zeros(q.shape, np.float32)
+    y[used] = dequantise(q[used], t, step, model)
+    return data, y
+
+
+def _code(coeffs: np.ndarray, step: float, segment: int, model):
+    """(stream, quantised bands, mask of coded coefficients, their tables)."""
     q = quantise(coeffs, step)
     choice = _segment_choices(q, segment, model)
     enc = Encoder()
@@ -148,8 +161,9 @@ def encode_window(coeffs: np.ndarray, step: float, segment: int, model) -> bytes
     enc.encode(deltas, model.tables[side_table])
     tables = np.repeat(choice, segment, axis=1)[:, :q.shape[1]]
     used = tables > 0
-    encode_grouped(enc, q[used], (tables[used] - 1).astype(np.uint8), model.tables)
-    return enc.finish()
+    t = (tables[used] - 1).astype(np.uint8)
+    encode_grouped(enc, q[used], t, model.tables)
+    return enc.finish(), q, used, t
 
 
 def decode_window(data: bytes, bands: int, length: int, step: float, segment: int, model) -> np.ndarray:
@@ -213,15 +227,17 @@ class AudioEncoder:
         out = []
         for i, w in enumerate(self.windows):
             coeffs = self._cache[i] if self._cache is not None else self._analyse(w)
-            data = encode_window(coeffs, step, self.params.segment, self.model)
-            out.append(data if self.correct is None else bytes([self._network_helps(coeffs, data, step)]) + data)
+            if self.correct is None:
+                out.append(encode_window(coeffs, step, self.params.segment, self.model))
+                continue
+            data, y_hat = code_window(coeffs, step, self.params.segment, self.model)
+            out.append(bytes([self._network_helps(coeffs, y_hat, step)]) + data)
         return out
 
-    def _network_helps(self, coeffs: np.ndarray, data: bytes, step: float) -> bool:
+    def _network_helps(self, coeffs: np.ndarray, y_hat: np.ndarray, step: float) -> bool:
         """The learned mode's per-window switch: does the network lower this window's error?"""
         if step < self.correct.min_step:  # where it did not help in training's validation
             return False
-        y_hat = decode_window(data, *coeffs.shape, step, self.params.segment, self.model)
         fixed = self.correct(y_hat, step)
         return float(np.sum((fixed - coeffs) ** 2, dtype=np.float64)) < float(
             np.sum((y_hat - coeffs) ** 2, dtype=np.float64))

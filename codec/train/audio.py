@@ -12,8 +12,8 @@ draws random crops of (true bands, dequantised bands, step) and minimises the MS
 network's bands divided by the linear mode's on the same crop (squared error of the
 gain-weighted bands is squared sample error up to CDF 9/7's small non-orthogonality).
 Adam, fixed seeds, two threads; the learning rate drops fivefold for the last fifth. At
-the end the validation file sets ``min_step``: below it (finer quantisers, where the network
-did not help on validation) the decoder is the linear mode's.
+the end the validation file sets ``min_step``: at finer steps, where the network did not
+help on validation, the encoder does not try it.
 """
 
 import argparse
@@ -23,7 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["QUALITIES", "SEGMENT_FRAMES", "split_files", "min_helpful_step", "train_audio", "main"]
+__all__ = ["QUALITIES", "SEGMENT_FRAMES", "split_files", "segments_of", "bands_of", "dequantised", "coded_pairs",
+           "min_helpful_step", "train_audio", "main"]
 
 QUALITIES = (10, 20, 30, 40, 50, 60, 70)
 VALIDATION_QUALITIES = (20, 40, 60)
@@ -38,32 +39,46 @@ def split_files(data: Path) -> tuple[list[Path], Path]:
     return files[:-2], files[-2]
 
 
-def _segments(path: Path, limit: int | None = None) -> list[np.ndarray]:
-    """Consecutive 2**16-frame segments of the first channel, on the 16-bit scale."""
+def segments_of(path: Path, count: int | None = None) -> list[np.ndarray]:
+    """2**16-frame segments of the first channel, on the 16-bit scale: consecutive, or
+    ``count`` evenly spaced (overlapping where the file is short); none if it is shorter."""
     from codec.io.audio import read_audio
     from codec.modes.audio import _SCALES
 
     samples, _, _ = read_audio(str(path), path.name)
     x = samples[:, 0].astype(np.float32) * np.float32(_SCALES[samples.dtype.name])
-    starts = range(0, len(x) - SEGMENT_FRAMES + 1, SEGMENT_FRAMES)
-    if limit is not None and len(starts) > limit:
-        starts = np.linspace(0, len(x) - SEGMENT_FRAMES, limit).astype(int)
+    if len(x) < SEGMENT_FRAMES:
+        return []
+    if count is None:
+        starts = range(0, len(x) - SEGMENT_FRAMES + 1, SEGMENT_FRAMES)
+    else:
+        starts = np.linspace(0, len(x) - SEGMENT_FRAMES, count).astype(int)
     return [x[s:s + SEGMENT_FRAMES] for s in starts]
+
+
+def bands_of(segments) -> np.ndarray:
+    """(S, 256, T) gain-weighted packet bands of the segments, as the linear audio mode codes
+    one channel."""
+    from codec.modes.audio import LEVELS, WAVELET
+    from codec.wavelets import synthesis_gains, wpt1
+
+    gains = synthesis_gains(LEVELS, WAVELET, ndim=1).astype(np.float32)[:, None]
+    return np.stack([wpt1(x[None], LEVELS, WAVELET) * gains for x in segments]).astype(np.float32)
+
+
+def dequantised(true: np.ndarray, step: float, model) -> np.ndarray:
+    """What the linear audio decoder rebuilds from each of the bands ``true`` coded at ``step``."""
+    from codec.modes.audio import SEGMENT, code_window
+
+    return np.stack([code_window(y, step, SEGMENT, model)[1] for y in true])
 
 
 def coded_pairs(segments, qualities, model) -> tuple[np.ndarray, dict]:
     """(true bands (S, 256, T), {quality: dequantised bands (S, 256, T)}) of the segments."""
-    from codec.modes.audio import LEVELS, SEGMENT, WAVELET, decode_window, encode_window, quality_to_step
-    from codec.wavelets import synthesis_gains, wpt1
+    from codec.modes.audio import quality_to_step
 
-    gains = synthesis_gains(LEVELS, WAVELET, ndim=1).astype(np.float32)[:, None]
-    true = np.stack([wpt1(x[None], LEVELS, WAVELET) * gains for x in segments]).astype(np.float32)
-    coded = {}
-    for q in qualities:
-        step = quality_to_step(q)
-        coded[q] = np.stack([decode_window(encode_window(y, step, SEGMENT, model), *y.shape, step, SEGMENT, model)
-                             for y in true])
-    return true, coded
+    true = bands_of(segments)
+    return true, {q: dequantised(true, quality_to_step(q), model) for q in qualities}
 
 
 def validation_gains(net, true, coded) -> dict:
@@ -112,9 +127,9 @@ def train_audio(data: Path, out: Path, steps: int = 12000, batch: int = 16, crop
     started = time.time()
     linear = get_linear_model("linear-v1")
     train_files, validation_file = split_files(data)
-    segments = [s for f in train_files for s in _segments(f, segments_per_file)]
+    segments = [s for f in train_files for s in segments_of(f, segments_per_file)]
     true, coded = coded_pairs(segments, QUALITIES, linear)
-    v_true, v_coded = coded_pairs(_segments(validation_file, 24), QUALITIES, linear)
+    v_true, v_coded = coded_pairs(segments_of(validation_file, 24), QUALITIES, linear)
     v_some = {q: v_coded[q] for q in VALIDATION_QUALITIES}
     say(f"{len(segments)} training segments from {len(train_files)} files, coded in {time.time() - started:.0f} s")
     scale = torch.from_numpy(np.sqrt(np.mean(true ** 2, axis=(0, 2)) + 1.0).astype(np.float32))
@@ -160,7 +175,7 @@ def main(argv=None):
     parser.add_argument("-o", "--out", default="audio-learned.npz")
     parser.add_argument("--steps", type=int, default=12000)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--segments-per-file", type=int, default=None, help="at most this many (evenly spaced)")
+    parser.add_argument("--segments-per-file", type=int, default=None, help="this many per file, evenly spaced (default: all, consecutive)")
     args = parser.parse_args(argv)
     if not Path(args.data).is_dir():
         raise SystemExit(f"{args.data}: no such folder (the training music; see ../shared/data/README.md)")
