@@ -16,6 +16,7 @@ from codec.entropy import Decoder, Encoder
 from codec.errors import FormatError, InputError
 from codec.inr import coding
 from codec.inr.context import context_size
+from codec.inr.model import ARM, LOG_SCALE_MIN, Architecture
 from codec.modes import inr
 from tests.conftest import psnr
 
@@ -109,10 +110,10 @@ def test_integer_entropy_model_ignores_summation_order():
               (rng.integers(-300, 300, (h, h)), rng.integers(-3000, 3000, h)),
               (rng.integers(-3, 3, (2, h)), rng.integers(-3000, 3000, 2))]
     ctx = rng.integers(-200, 200, (500, n)).astype(np.float64)
-    mean, index = coding.IntegerARM(layers)(ctx)
+    mean, index = coding.IntegerARM(layers, 8)(ctx)
     perm = rng.permutation(n)  # reorder the first layer's inputs: other partial sums
     shuffled = [(layers[0][0][:, perm], layers[0][1]), *layers[1:]]
-    mean2, index2 = coding.IntegerARM(shuffled)(ctx[:, perm])
+    mean2, index2 = coding.IntegerARM(shuffled, 8)(ctx[:, perm])
     assert np.array_equal(mean, mean2) and np.array_equal(index, index2)
     assert index.min() >= 0 and index.max() <= 63 and len(np.unique(index)) > 3
 
@@ -122,7 +123,7 @@ def test_grids_round_trip_through_the_coder():
     n, h = context_size(3), 8
     arm = coding.IntegerARM([(rng.integers(-200, 200, (h, n)), rng.integers(-500, 500, h)),
                              (rng.integers(-200, 200, (h, h)), rng.integers(-500, 500, h)),
-                             (rng.integers(-200, 200, (2, h)), rng.integers(-500, 500, 2))])
+                             (rng.integers(-200, 200, (2, h)), rng.integers(-500, 500, 2))], 8)
     grids = [rng.laplace(0, s, shape).round().astype(np.int64) for s, shape in ((2, (16, 24)), (5, (8, 12)), (40, (4, 6)))]
     grids[2][0, 0] = 5000  # an escape
     enc = Encoder()
@@ -132,6 +133,59 @@ def test_grids_round_trip_through_the_coder():
     dec.finish()
     for g, o in zip(grids, out):
         assert np.array_equal(g, o.numpy().astype(np.int64))
+
+
+def test_grid_bits_predicts_the_coded_size():
+    rng = np.random.default_rng(3)
+    n, h = context_size(3), 8
+    arm = coding.IntegerARM([(rng.integers(-2000, 2000, (h, n)), rng.integers(-5000, 5000, h)),
+                             (rng.integers(-2000, 2000, (h, h)), rng.integers(-5000, 5000, h)),
+                             (rng.integers(-2000, 2000, (2, h)), rng.integers(-5000, 5000, 2))], 12)
+    shapes = ((1, (32, 48)), (3, (16, 24)), (9, (8, 12)))
+    grids = [rng.laplace(0, s, shape).round().astype(np.int64) for s, shape in shapes]
+    enc = Encoder()
+    coding.encode_grids(enc, grids, arm)
+    coded = len(enc.finish()) * 8
+    assert abs(coding.grid_bits(grids, arm) - coded) < 0.01 * coded + 64
+
+
+def test_integer_entropy_model_follows_the_float_one():
+    """At the finest precision the fixed-point model picks the float model's rounded mean
+    and nearest table for nearly every context (what the encoder priced while fitting)."""
+    torch.manual_seed(0)
+    arm = ARM(Architecture(levels=3, arm_hidden=16))
+    with torch.no_grad():
+        for layer in arm.layers:
+            layer.weight.normal_(0, 0.5)
+            layer.bias.normal_(0, 0.5)
+        ctx = torch.randint(-4, 5, (4000, context_size(3))).double()
+        out = arm.double()(ctx).numpy()
+    mean, index = coding.IntegerARM.from_float(arm, max(coding.ARM_PRECISIONS))(ctx.numpy())
+    float_index = np.clip(np.round((out[:, 1] - LOG_SCALE_MIN) * 8), 0, 63)
+    assert np.mean(mean == np.round(out[:, 0])) > 0.995
+    assert np.mean(index == float_index) > 0.995
+
+
+@pytest.mark.parametrize("scale", [0.5, 40, 3000, 60000])
+def test_tensors_round_trip_and_large_values_cost_about_their_entropy(scale):
+    q = np.rint(np.random.default_rng(4).laplace(0, scale, (16, 22))).astype(np.int64)
+    enc = Encoder()
+    coding.encode_tensor(enc, q)
+    data = enc.finish()
+    dec = Decoder(data)
+    assert np.array_equal(coding.decode_tensor(dec, q.shape), q)
+    dec.finish()
+    entropy = np.log2(2 * np.e * max(scale, 0.5))  # a Laplace's, per value
+    assert len(data) * 8 / q.size < entropy + 1.5
+
+
+def test_full_size_grid_round_trips(sample_rgb):
+    arch = Architecture(levels=5, first=0, channels=3)
+    data = inr.encode_image(sample_rgb, "HWC", 50, steps=60, arch=arch)
+    out = codec.decode(data)
+    assert "5 grids from 1/1" in str(codec.info(data))
+    flat = np.broadcast_to(sample_rgb.mean((0, 1)), sample_rgb.shape)
+    assert psnr(sample_rgb, out) > psnr(sample_rgb, flat) + 3
 
 
 def test_laplace_tables_are_the_pinned_ones():
@@ -177,6 +231,10 @@ def test_bad_files_are_refused(rgb_file):
     levels[0] = 0
     with pytest.raises(FormatError, match="architecture"):
         codec.decode(_with_params(rgb_file, bytes(levels)))
+    arm_bits = bytearray(header.params)
+    arm_bits[5] = 17
+    with pytest.raises(FormatError, match="architecture"):
+        codec.decode(_with_params(rgb_file, bytes(arm_bits)))
     bits = bytearray(header.params)
     bits[4] = (bits[4] + 1) % 16  # other synthesis step: still a valid file, other pixels
     assert not np.array_equal(codec.decode(_with_params(rgb_file, bytes(bits))), codec.decode(rgb_file))
@@ -185,7 +243,7 @@ def test_bad_files_are_refused(rgb_file):
 def test_entropy_model_too_large_for_exact_arithmetic_is_refused():
     n = context_size(6)
     huge = coding.IntegerARM([(np.full((16, n), 2.0**40), np.zeros(16)), (np.ones((16, 16)), np.zeros(16)),
-                              (np.ones((2, 16)), np.zeros(2))])
+                              (np.ones((2, 16)), np.zeros(2))], 8)
     with pytest.raises(FormatError, match="too large"):
         huge(np.full((4, n), 100.0))
 

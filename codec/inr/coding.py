@@ -1,18 +1,19 @@
 """Integer form of an INR and its entropy coding: what makes decoding bit-exact.
 
-The entropy model runs in fixed point. Its weights are integers in units of 2**-8; its
-inputs (latents, flags) are integers; each layer's sums are exact integers held in
-float64 (every partial sum stays below 2**53, checked from the weights and inputs per layer,
-so the result does not depend on summation order, BLAS, threads or FMA), rescaled by
-an exact floor division by 2**8. Its two outputs become an integer mean and an index
-into a fixed family of 64 Laplace tables. Latents are coded grid by grid, coarsest
-first, each grid in two checkerboard passes; within a pass, latents are grouped by
-table (ascending index, raster order inside a group), so a pass costs one coder call
-per table in use.
+The entropy model runs in fixed point. Its weights are integers in units of 2**-b (b chosen
+per file by rate-distortion, like the synthesis step); its inputs (latents, flags) are
+integers; each layer's sums are exact integers held in float64 (every partial sum stays
+below 2**53, checked from the weights and inputs per layer, so the result does not depend
+on summation order, BLAS, threads or FMA), rescaled by an exact floor division by 2**b.
+Its two outputs become an integer mean and an index into a fixed family of 64 Laplace
+tables. Latents are coded grid by grid, coarsest first, each grid in two checkerboard
+passes; within a pass, latents are grouped by table (ascending index, raster order inside
+a group), so a pass costs one coder call per table in use.
 
-Network weights are integers too: each tensor of the entropy model in units of 2**-8,
-each of the synthesis in units of 2**-q (q chosen per file by rate-distortion), coded
-with the zero-mean Laplace table that fits the tensor best (its index is coded first).
+Network weights are integers too: each tensor of the entropy model in units of 2**-b,
+each of the synthesis in units of 2**-q (q chosen per file by rate-distortion), coded as
+its values shifted right by s bits with the zero-mean Laplace table that fits them best,
+then the s low bits raw (s and the table index are coded first).
 """
 
 import hashlib
@@ -27,24 +28,29 @@ from codec.inr.context import anchor_mask, level_context
 from codec.inr.model import LOG_SCALE_MIN
 
 __all__ = [
-    "ARM_BITS",
+    "ARM_PRECISIONS",
     "MAX_LATENT",
     "IntegerARM",
     "decode_grids",
     "decode_tensor",
     "encode_grids",
     "encode_tensor",
+    "grid_bits",
     "tables",
     "tensor_bits",
 ]
 
-ARM_BITS = 8                   # the entropy model's fixed point: units of 2**-8
+# The entropy model's fixed points tried per file (units of 2**-b): at a fixed 2**-8 its
+# quantised weights moved means and scales enough to cost 15% more grid bits than the
+# float model on a 256x256 crop, twice as many with a full-size grid (one-off runs); finer
+# weights cost more bits, so the encoder picks the cheapest total.
+ARM_PRECISIONS = (8, 10, 12, 14)
 MAX_LATENT = 2**15             # latents are clamped to +-this before coding
 N_SCALES = 64
-_SCALE_STEP_Q = 32             # 1/8 in units of 2**-8
-_LOG_SCALE_MIN_Q = round(LOG_SCALE_MIN * 2**ARM_BITS)   # exactly -819
+_LOG_SCALE_MIN_Q = round(LOG_SCALE_MIN * 256)   # exactly -819, in units of 2**-8
 _MAX_SYMBOL = 255
 _PRECISION = 16
+_MAX_SHIFT = 15
 # sha256 of the table family as built on the machine that wrote this code: tables come
 # from np.exp, so a machine whose exp differed in the last bit could build other tables
 # and decode garbage; it is refused instead.
@@ -55,7 +61,7 @@ _EXACT = 2.0**52
 @lru_cache(maxsize=1)
 def tables() -> list[Table]:
     """The 64 Laplace tables, scales exp(-3.2 + k/8), values -255..255 plus escape."""
-    scales = np.exp((_LOG_SCALE_MIN_Q + _SCALE_STEP_Q * np.arange(N_SCALES)) / 2.0**ARM_BITS)
+    scales = np.exp((_LOG_SCALE_MIN_Q + 32 * np.arange(N_SCALES)) / 256.0)
     freqs = laplace_table_family(scales, _MAX_SYMBOL, _PRECISION)
     if hashlib.sha256(freqs.tobytes()).hexdigest() != _TABLES_SHA256:
         raise RuntimeError("this machine builds different Laplace tables (its exp() differs)")
@@ -63,43 +69,40 @@ def tables() -> list[Table]:
 
 
 class IntegerARM:
-    """The entropy model with integer weights: (weights, biases) per layer, as int64 arrays."""
+    """The entropy model with integer weights in units of 2**-bits: (weights, biases) per
+    layer, as int64 arrays."""
 
-    def __init__(self, layers: list[tuple[np.ndarray, np.ndarray]]):
+    def __init__(self, layers: list[tuple[np.ndarray, np.ndarray]], bits: int):
         self.layers = [(np.asarray(w, np.float64), np.asarray(b, np.float64)) for w, b in layers]
+        self.bits = bits
 
     @classmethod
-    def from_float(cls, arm) -> "IntegerARM":
-        scale = 2.0**ARM_BITS
+    def from_float(cls, arm, bits: int) -> "IntegerARM":
+        scale = 2.0**bits
         return cls([(np.rint(layer.weight.detach().double().numpy() * scale),
-                     np.rint(layer.bias.detach().double().numpy() * scale)) for layer in arm.layers])
-
-    def to_float(self, arm) -> None:
-        """Load these weights into a float ``ARM`` (for evaluating the quantised model)."""
-        with torch.no_grad():
-            for layer, (w, b) in zip(arm.layers, self.layers):
-                layer.weight.copy_(torch.from_numpy(w / 2.0**ARM_BITS))
-                layer.bias.copy_(torch.from_numpy(b / 2.0**ARM_BITS))
+                     np.rint(layer.bias.detach().double().numpy() * scale)) for layer in arm.layers], bits)
 
     def __call__(self, ctx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(n, inputs) integer contexts -> (integer means, table indices), both int64."""
         x = ctx
         bound = float(np.abs(ctx).max(initial=0))
+        unit = 2.0**self.bits
         for k, (w, b) in enumerate(self.layers):
-            # Layer 0 maps integers to units of 2**-8; later ones map 2**-8 to 2**-16 units
-            # (bias scaled to match), floored back to 2**-8.
-            scale = 1.0 if k == 0 else 2.0**ARM_BITS
+            # Layer 0 maps integers to units of 2**-bits; later ones map those to 2**-2bits
+            # units (bias scaled to match), floored back to 2**-bits.
+            scale = 1.0 if k == 0 else unit
             bound = float(np.abs(w).sum(1).max(initial=0)) * bound + float(np.abs(b).max(initial=0)) * scale
             if bound >= _EXACT:
                 raise FormatError("INR entropy model weights are too large for exact arithmetic")
             x = x @ w.T + b * scale
             if k:
-                x = np.floor(x / 2.0**ARM_BITS)
+                x = np.floor(x / unit)
             if k < len(self.layers) - 1:
                 np.maximum(x, 0, out=x)
             bound = float(np.abs(x).max(initial=0))
-        mean = np.floor((x[:, 0] + 2 ** (ARM_BITS - 1)) / 2.0**ARM_BITS)
-        index = np.floor((x[:, 1] - _LOG_SCALE_MIN_Q + _SCALE_STEP_Q // 2) / _SCALE_STEP_Q)
+        mean = np.floor((x[:, 0] + unit / 2) / unit)
+        step = unit / 8  # the tables' log-scale spacing, 1/8
+        index = np.floor((x[:, 1] - _LOG_SCALE_MIN_Q * unit / 256 + step / 2) / step)
         return mean.astype(np.int64), np.clip(index, 0, N_SCALES - 1).astype(np.int64)
 
 
@@ -130,6 +133,22 @@ def encode_grids(enc: Encoder, grids: list[np.ndarray], arm: IntegerARM) -> None
             symbols = (flat[mask] - mean[mask])[order]
             for k, a, b in runs:
                 enc.encode(symbols[a:b], tables()[k])
+
+
+def grid_bits(grids: list[np.ndarray], arm: IntegerARM) -> float:
+    """About what ``encode_grids`` spends (escapes priced at 32 bits), without coding."""
+    freqs = np.stack([t.freqs for t in tables()])
+    levels = len(grids)
+    t = [torch.from_numpy(np.asarray(g, np.float64)) for g in grids]
+    total = 0.0
+    for level in range(levels):
+        parent = t[level + 1] if level + 1 < levels else None
+        mean, index = arm(_context(t[level], parent, level, levels))
+        d = np.asarray(grids[level], np.int64).ravel() - mean
+        out = np.abs(d) > _MAX_SYMBOL
+        slots = np.where(out, 2 * _MAX_SYMBOL + 1, d + _MAX_SYMBOL)
+        total += float(-np.log2(freqs[index, slots] / 2.0**_PRECISION).sum()) + 32.0 * out.sum()
+    return total
 
 
 def decode_grids(dec: Decoder, shapes: list[tuple[int, int]], arm: IntegerARM) -> list[torch.Tensor]:
@@ -164,19 +183,41 @@ def _table_bits(q: np.ndarray) -> np.ndarray:
     return np.array([-np.log2(t.freqs[slots] / 2.0**_PRECISION).sum() for t in tables()]) + 32 * out.sum()
 
 
+def _best_split(q: np.ndarray) -> tuple[float, int, int]:
+    """(bits, shift, table) that code ``q`` cheapest as ``q >> shift`` with a table plus
+    ``shift`` raw low bits each: large weights would otherwise be costly escapes."""
+    best = None
+    for shift in range(_MAX_SHIFT + 1):
+        bits = _table_bits(q >> shift)
+        k = int(np.argmin(bits))
+        cost = float(bits[k]) + shift * q.size
+        if best is None or cost < best[0]:
+            best = (cost, shift, k)
+    return best
+
+
 def tensor_bits(q: np.ndarray) -> float:
     """About what ``encode_tensor`` spends on ``q``."""
-    return float(_table_bits(np.asarray(q, np.int64)).min()) + 6
+    return _best_split(np.asarray(q, np.int64))[0] + 10
 
 
 def encode_tensor(enc: Encoder, q: np.ndarray) -> None:
-    """One integer tensor: its table index (6 bits), then its values."""
+    """One integer tensor: its shift (4 bits) and table index (6 bits), then ``q >> shift``
+    with that table, then the ``shift`` low bits of each value."""
     q = np.asarray(q, np.int64)
-    k = int(np.argmin(_table_bits(q)))
+    _, shift, k = _best_split(q)
+    enc.encode_uniform(np.array([shift]), 4)
     enc.encode_uniform(np.array([k]), 6)
-    enc.encode(q, tables()[k])
+    enc.encode(q >> shift, tables()[k])
+    if shift:
+        enc.encode_uniform(q & ((1 << shift) - 1), shift)
 
 
 def decode_tensor(dec: Decoder, shape: tuple[int, ...]) -> np.ndarray:
+    (shift,) = dec.decode_uniform(1, 4)
     (k,) = dec.decode_uniform(1, 6)
-    return dec.decode(int(np.prod(shape)), tables()[int(k)]).astype(np.int64).reshape(shape)
+    n = int(np.prod(shape))
+    q = dec.decode(n, tables()[int(k)]).astype(np.int64)
+    if shift:
+        q = (q << int(shift)) + dec.decode_uniform(n, int(shift))
+    return q.reshape(shape)

@@ -3,8 +3,9 @@
 Schedule (after Cool-chic): Adam with cosine-decayed learning rates; for the first 95%
 of the steps the latents see additive uniform noise (a differentiable stand-in for
 rounding), for the last 5% they are rounded with a straight-through gradient. Then the
-networks are quantised: the entropy model to its fixed point, the synthesis to the step
-2**-q (q in 4..11) that minimises D + lambda * R, weights' own bits included.
+networks are quantised, each to the step that minimises D + lambda * R with the weights'
+own bits included: the entropy model to 2**-b (b in 8..14; it changes R only), the
+synthesis to 2**-q (q in 4..11).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from codec.inr.coding import MAX_LATENT, IntegerARM, tensor_bits
+from codec.inr.coding import ARM_PRECISIONS, MAX_LATENT, IntegerARM, grid_bits, tensor_bits
 from codec.inr.model import Architecture, INRModel
 
 __all__ = ["EFFORTS", "Fitted", "fit"]
@@ -91,14 +92,19 @@ def fit(x: np.ndarray, lam: float, arch: Architecture, effort: str = "fast", sec
 
 
 
+def _rate(grids: list[np.ndarray], arm: IntegerARM) -> float:
+    """Bits of the grids under ``arm`` plus those of its own weights."""
+    return grid_bits(grids, arm) + sum(tensor_bits(w) + tensor_bits(b) for w, b in arm.layers)
+
+
 def _quantise(model: INRModel, target: torch.Tensor, lam: float, steps: int) -> Fitted:
-    """Round the latents, fix the entropy model's point, pick the synthesis step by D + lambda R."""
+    """Round the latents; pick the entropy model's and the synthesis' steps by D + lambda R."""
     h, w = target.shape[2:]
     pixels = h * w
     with torch.no_grad():
         grids = [torch.round(g).clamp(-MAX_LATENT, MAX_LATENT) for g in model.grids]
-        arm = IntegerARM.from_float(model.arm)
-        arm.to_float(model.arm)
+        ints = [g.numpy().astype(np.int64) for g in grids]
+        arm = min((IntegerARM.from_float(model.arm, bits) for bits in ARM_PRECISIONS), key=lambda a: _rate(ints, a))
         floats = [p.detach().clone() for p in model.synthesis.parameters()]
         best = None
         for bits in _SYNTH_BITS:

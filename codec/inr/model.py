@@ -52,8 +52,9 @@ class Architecture:
 
 
 def synthesis_inputs(arch: Architecture) -> int:
-    """Planes the MLP reads: one per grid, the finest as 4 (full size) or 9 (its 3x3 neighbourhood)."""
-    return arch.levels + (3 if arch.first == 0 else 8)
+    """Planes the MLP reads: one per grid, a full-size one as 4, a half-size one as 9 (its 3x3 neighbourhood)."""
+    scales = range(arch.first, arch.first + arch.levels)
+    return arch.levels + 3 * (0 in scales) + 8 * (1 in scales)
 
 
 class Synthesis(nn.Module):

@@ -41,8 +41,9 @@ __all__ = [
 
 MAX_PIXELS = 4096 * 4096   # fitting is per image: beyond this, use the linear or learned mode
 MAX_CHANNELS = 8
-# levels, first, hidden, arm hidden, synthesis bits, steps, seed, lambda, value lo, value hi
-_PARAMS = struct.Struct("<BBBBBIIfff")
+# levels, first, hidden, arm hidden, synthesis bits, entropy-model bits, steps, seed, lambda,
+# value lo, value hi
+_PARAMS = struct.Struct("<BBBBBBIIfff")
 
 
 def quality_to_lambda(quality: int) -> float:
@@ -96,27 +97,28 @@ def encode_image(a: np.ndarray, layout: str, quality: int, effort: str = "fast",
         channels=channels, layout=layout if a.ndim == 3 else "HW",
         padded=arch.padded_size(height, width), quality=quality,
         params=_PARAMS.pack(arch.levels, arch.first, arch.hidden, arch.arm_hidden, fitted.synth_bits,
-                            fitted.steps, seed, lam, lo, hi),
+                            fitted.arm.bits, fitted.steps, seed, lam, lo, hi),
     )
     return bitstream.pack(header, [enc.finish()])
 
 
-def _read_params(header) -> tuple[Architecture, int, float, float]:
+def _read_params(header) -> tuple[Architecture, int, int, float, float]:
+    """(architecture, synthesis bits, entropy-model bits, value lo, value hi), checked."""
     if len(header.params) != _PARAMS.size:
         raise FormatError("INR parameters have the wrong size")
-    levels, first, hidden, arm_hidden, bits, _, _, _, lo, hi = _PARAMS.unpack(header.params)
+    levels, first, hidden, arm_hidden, bits, arm_bits, _, _, _, lo, hi = _PARAMS.unpack(header.params)
     if not (1 <= levels <= 8 and first in (0, 1) and 1 <= hidden <= 128 and 1 <= arm_hidden <= 64
-            and 0 <= bits <= 16 and 1 <= header.channels <= MAX_CHANNELS):
+            and 0 <= bits <= 16 and 0 <= arm_bits <= 16 and 1 <= header.channels <= MAX_CHANNELS):
         raise FormatError("INR architecture out of range")
     if not (np.isfinite(lo) and np.isfinite(hi) and hi > lo):
         raise FormatError("INR value range is invalid")
     arch = Architecture(levels=levels, first=first, hidden=hidden, arm_hidden=arm_hidden, channels=header.channels)
-    return arch, bits, lo, hi
+    return arch, bits, arm_bits, lo, hi
 
 
 def _decode_parts(header, chunks: list):
     """(architecture, synthesis bits, value range, synthesis integers, grids) of an INR file."""
-    arch, bits, lo, hi = _read_params(header)
+    arch, bits, arm_bits, lo, hi = _read_params(header)
     if header.layout not in ("HW", "HWC", "CHW") or header.dtype not in ("uint8", "uint16", "float32"):
         raise FormatError("INR files hold uint8, uint16 or float32 images")
     height, width = header.shape[1:] if header.layout == "CHW" else header.shape[:2]
@@ -126,7 +128,8 @@ def _decode_parts(header, chunks: list):
         raise FormatError(f"INR files have one chunk, found {len(chunks)}")
     dec = Decoder(chunks[0])
     shapes = _arm_shapes(arch)
-    arm = IntegerARM([(decode_tensor(dec, w), decode_tensor(dec, b)) for w, b in zip(shapes[::2], shapes[1::2])])
+    arm = IntegerARM([(decode_tensor(dec, w), decode_tensor(dec, b)) for w, b in zip(shapes[::2], shapes[1::2])],
+                     arm_bits)
     synthesis = [decode_tensor(dec, s) for s in _synthesis_shapes(arch)]
     grids = decode_grids(dec, arch.grid_shapes(header.padded), arm)
     dec.finish()
@@ -161,12 +164,13 @@ def decode_image(header, chunks: list) -> np.ndarray:
 def describe_params(header) -> str:
     """The params field in words, for ``wavecodec info``."""
     try:
-        arch, bits, lo, hi = _read_params(header)
+        arch, bits, arm_bits, lo, hi = _read_params(header)
     except FormatError as exc:
         return f"invalid ({exc})"
     *_, steps, seed, lam, _, _ = _PARAMS.unpack(header.params)
     return (f"{arch.levels} grids from 1/{2 ** arch.first}, synthesis {arch.hidden} wide (weights in 2**-{bits}), "
-            f"entropy model {arch.arm_hidden} wide; fitted {steps} steps, seed {seed}, lambda {lam:.4g}, "
+            f"entropy model {arch.arm_hidden} wide (weights in 2**-{arm_bits}); "
+            f"fitted {steps} steps, seed {seed}, lambda {lam:.4g}, "
             f"value range {lo:.6g}..{hi:.6g}, {macs_per_pixel(arch):.0f} MACs/pixel ({len(header.params)} bytes)")
 
 
