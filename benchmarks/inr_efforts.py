@@ -2,7 +2,8 @@
 
 The harness (``wavecodec bench``) times every point again for its speed table, which for
 6-13 minute fits would double the cost; this script encodes each point once and records
-its rate, PSNR, encode and decode seconds (one run each, not a median). Usage::
+its rate, PSNR, encode and decode seconds (one run each, not a median) and the commit it
+ran at. Usage::
 
     python -m benchmarks.inr_efforts kodim01.png --efforts medium slow --qualities 20 60
         [--data ../shared/data/images/kodak] [--out benchmarks/results/kodak-inr/efforts.json]
@@ -25,6 +26,7 @@ from PIL import Image
 
 import codec
 from benchmarks.metrics import psnr
+from benchmarks.provenance import git_commit
 from codec.modes.inr import encode_image
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -55,7 +57,7 @@ def main(argv=None) -> None:
                 record = {"image": name, "effort": effort, "quality": quality,
                           "bpp": len(data) * 8 / (image.shape[0] * image.shape[1]),
                           "psnr-rgb": psnr(image, decoded), "encode_s": middle - start, "decode_s": end - middle,
-                          "device": "cuda" if torch.cuda.is_available() else "cpu"}
+                          "device": "cuda" if torch.cuda.is_available() else "cpu", "git_commit": git_commit()}
                 print(json.dumps(record), flush=True)
                 records.append(record)
                 args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from PIL import features
 
-__all__ = ["provenance"]
+__all__ = ["git_commit", "provenance"]
 
 PACKAGES = ("wavecodec", "numpy", "pillow", "pillow-heif", "pillow-jxl-plugin", "torch", "pytorch-msssim", "scipy")
 PILLOW_LIBRARIES = ("jpg", "webp", "avif", "jpg_2000")
@@ -31,7 +31,7 @@ def _git(*args: str) -> str:
     return subprocess.run(["git", *args], cwd=root, env=env, capture_output=True, text=True, check=True).stdout.strip()
 
 
-def _git_commit() -> str | None:
+def git_commit() -> str | None:
     """The commit of the repository, with "-dirty" when tracked files differ from it."""
     try:
         commit = _git("rev-parse", "HEAD")
@@ -68,5 +68,5 @@ def provenance(command: str, threads: int, workers: int, reps: int) -> dict:
         "workers": workers,
         "speed_reps": reps,
         "versions": _versions(),
-        "git_commit": _git_commit(),
+        "git_commit": git_commit(),
     }
