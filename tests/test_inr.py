@@ -118,12 +118,15 @@ def test_integer_entropy_model_ignores_summation_order():
     assert index.min() >= 0 and index.max() <= 63 and len(np.unique(index)) > 3
 
 
+def _random_arm(rng, weights: int, biases: int, bits: int, levels: int = 3, h: int = 8) -> coding.IntegerARM:
+    n = context_size(levels)
+    return coding.IntegerARM([(rng.integers(-weights, weights, shape), rng.integers(-biases, biases, shape[0]))
+                              for shape in ((h, n), (h, h), (2, h))], bits)
+
+
 def test_grids_round_trip_through_the_coder():
     rng = np.random.default_rng(2)
-    n, h = context_size(3), 8
-    arm = coding.IntegerARM([(rng.integers(-200, 200, (h, n)), rng.integers(-500, 500, h)),
-                             (rng.integers(-200, 200, (h, h)), rng.integers(-500, 500, h)),
-                             (rng.integers(-200, 200, (2, h)), rng.integers(-500, 500, 2))], 8)
+    arm = _random_arm(rng, 200, 500, 8)
     grids = [rng.laplace(0, s, shape).round().astype(np.int64) for s, shape in ((2, (16, 24)), (5, (8, 12)), (40, (4, 6)))]
     grids[2][0, 0] = 5000  # an escape
     enc = Encoder()
@@ -137,10 +140,7 @@ def test_grids_round_trip_through_the_coder():
 
 def test_grid_bits_predicts_the_coded_size():
     rng = np.random.default_rng(3)
-    n, h = context_size(3), 8
-    arm = coding.IntegerARM([(rng.integers(-2000, 2000, (h, n)), rng.integers(-5000, 5000, h)),
-                             (rng.integers(-2000, 2000, (h, h)), rng.integers(-5000, 5000, h)),
-                             (rng.integers(-2000, 2000, (2, h)), rng.integers(-5000, 5000, 2))], 12)
+    arm = _random_arm(rng, 2000, 5000, 12)
     shapes = ((1, (32, 48)), (3, (16, 24)), (9, (8, 12)))
     grids = [rng.laplace(0, s, shape).round().astype(np.int64) for s, shape in shapes]
     enc = Encoder()

@@ -137,17 +137,14 @@ def encode_grids(enc: Encoder, grids: list[np.ndarray], arm: IntegerARM) -> None
 
 def grid_bits(grids: list[np.ndarray], arm: IntegerARM) -> float:
     """About what ``encode_grids`` spends (escapes priced at 32 bits), without coding."""
-    freqs = np.stack([t.freqs for t in tables()])
     levels = len(grids)
     t = [torch.from_numpy(np.asarray(g, np.float64)) for g in grids]
     total = 0.0
     for level in range(levels):
         parent = t[level + 1] if level + 1 < levels else None
         mean, index = arm(_context(t[level], parent, level, levels))
-        d = np.asarray(grids[level], np.int64).ravel() - mean
-        out = np.abs(d) > _MAX_SYMBOL
-        slots = np.where(out, 2 * _MAX_SYMBOL + 1, d + _MAX_SYMBOL)
-        total += float(-np.log2(freqs[index, slots] / 2.0**_PRECISION).sum()) + 32.0 * out.sum()
+        slots, escapes = _slots(np.asarray(grids[level], np.int64).ravel() - mean)
+        total += float(-np.log2(_freqs()[index, slots] / 2.0**_PRECISION).sum()) + 32.0 * escapes
     return total
 
 
@@ -176,11 +173,22 @@ def decode_grids(dec: Decoder, shapes: list[tuple[int, int]], arm: IntegerARM) -
     return out
 
 
+@lru_cache(maxsize=1)
+def _freqs() -> np.ndarray:
+    """The 64 tables' frequencies as one (table, slot) array."""
+    return np.stack([t.freqs for t in tables()])
+
+
+def _slots(d: np.ndarray) -> tuple[np.ndarray, int]:
+    """Each symbol's slot in a table (the escape slot beyond +-255) and how many escape."""
+    out = np.abs(d) > _MAX_SYMBOL
+    return np.where(out, 2 * _MAX_SYMBOL + 1, d + _MAX_SYMBOL).ravel(), int(out.sum())
+
+
 def _table_bits(q: np.ndarray) -> np.ndarray:
     """Bits of ``q`` under each of the 64 tables (escapes priced at 32 bits)."""
-    out = np.abs(q) > _MAX_SYMBOL
-    slots = np.where(out, 2 * _MAX_SYMBOL + 1, q + _MAX_SYMBOL).ravel()
-    return np.array([-np.log2(t.freqs[slots] / 2.0**_PRECISION).sum() for t in tables()]) + 32 * out.sum()
+    slots, escapes = _slots(q)
+    return -np.log2(_freqs()[:, slots] / 2.0**_PRECISION).sum(1) + 32 * escapes
 
 
 def _best_split(q: np.ndarray) -> tuple[float, int, int]:

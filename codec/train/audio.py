@@ -175,7 +175,8 @@ def main(argv=None):
     parser.add_argument("-o", "--out", default="audio-learned.npz")
     parser.add_argument("--steps", type=int, default=12000)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--segments-per-file", type=int, default=None, help="this many per file, evenly spaced (default: all, consecutive)")
+    parser.add_argument("--segments-per-file", type=int, default=None,
+                        help="this many per file, evenly spaced (default: all, consecutive)")
     args = parser.parse_args(argv)
     if not Path(args.data).is_dir():
         raise SystemExit(f"{args.data}: no such folder (the training music; see ../shared/data/README.md)")
