@@ -406,3 +406,17 @@ def test_table_families_are_valid_tables_close_to_their_law(family):
     assert escape_mass[0] == 1 and np.all(np.diff(escape_mass) >= 0)
     if family is laplace_table_family:  # P(|X| <= 1/2) = 1 - exp(-1/(2b)) for b = 1
         assert abs(freqs[1, 20] / 2**16 - (1 - np.exp(-0.5))) < 1e-3
+
+
+def test_shifted_laplace_tables_follow_their_centre():
+    scales = np.array([0.2, 1.0, 6.0])
+    half = laplace_table_family(scales, 40, 16, 0.5)[:, :81].astype(np.int64)
+    assert np.all(np.abs(half[:, 1:] - half[:, :0:-1]) <= 1)  # symmetric about 1/2: p(v) = p(1 - v)
+    quarter = laplace_table_family(scales, 40, 16, 0.25)[:, :81].astype(np.int64)
+    three = laplace_table_family(scales, 40, 16, 0.75)[:, :81].astype(np.int64)
+    assert np.all(np.abs(quarter[:, 1:] - three[:, :0:-1]) <= 1)  # 1/4 mirrors 3/4 about 1/2
+    for row, b in zip(quarter, scales):  # P(-1/2 < X < 1/2) and P(1/2 < X < 3/2) for X ~ 1/4 + Laplace(b)
+        assert abs(row[40] / 2**16 - (1 - 0.5 * np.exp(-0.25 / b) - 0.5 * np.exp(-0.75 / b))) < 2e-3  # 82 floor counts: 0.0013
+        assert abs(row[41] / 2**16 - 0.5 * (np.exp(-0.25 / b) - np.exp(-1.25 / b))) < 2e-3
+    with pytest.raises(ValueError):
+        laplace_table_family(scales, 40, 16, 1.0)

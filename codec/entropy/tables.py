@@ -123,13 +123,30 @@ def _tail_family(tail, scales, max_symbol: int, precision: int) -> np.ndarray:
     return np.array(rows, dtype=np.uint32).reshape(-1, 2 * max_symbol + 2)
 
 
-def laplace_table_family(scales, max_symbol: int, precision: int) -> np.ndarray:
-    """Frequencies of zero-mean Laplace laws (scale ``b``) discretised to integers.
+def laplace_table_family(scales, max_symbol: int, precision: int, centre: float = 0.0) -> np.ndarray:
+    """Frequencies of Laplace laws (scale ``b``, centred at ``centre`` in [0, 1)) discretised
+    to integers.
 
     Returns a uint32 array of shape (len(scales), 2*max_symbol + 2); row ``i`` makes
     ``Table(row, offset=-max_symbol, escape=True, precision=precision)``.
     """
-    return _tail_family(lambda x, b: 0.5 * np.exp(-x / b), scales, max_symbol, precision)
+    if centre == 0:
+        return _tail_family(lambda x, b: 0.5 * np.exp(-x / b), scales, max_symbol, precision)
+    if not 0 < centre < 1:
+        raise ValueError("centre must be in [0, 1)")
+    lo = np.arange(-max_symbol, max_symbol + 1) - 0.5 - centre  # bin edges, relative to the centre
+    hi = lo + 1.0
+    rows = []
+    for b in np.asarray(scales, dtype=np.float64).ravel():
+        if not b > 0:
+            raise ValueError("scales must be positive")
+        # Below the centre from the cdf, above it from the survival function, so that
+        # neither tail is a difference of numbers close to 1.
+        below = 0.5 * (np.exp(np.minimum(hi, 0) / b) - np.exp(np.minimum(lo, 0) / b))
+        above = 0.5 * (np.exp(-np.maximum(lo, 0) / b) - np.exp(-np.maximum(hi, 0) / b))
+        escape = 0.5 * np.exp(lo[0] / b) + 0.5 * np.exp(-hi[-1] / b)
+        rows.append(quantize_pmf(np.concatenate([below + above, [escape]]), precision))
+    return np.array(rows, dtype=np.uint32).reshape(-1, 2 * max_symbol + 2)
 
 
 _erfc = np.vectorize(math.erfc, otypes=[np.float64])

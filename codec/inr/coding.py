@@ -5,14 +5,15 @@ per file by rate-distortion, like the synthesis step); its inputs (latents, flag
 integers; each layer's sums are exact integers held in float64 (every partial sum stays
 below 2**53, checked from the weights and inputs per layer, so the result does not depend
 on summation order, BLAS, threads or FMA), rescaled by an exact floor division by 2**b.
-Its two outputs become an integer mean and an index into a fixed family of 64 Laplace
+Its two outputs become a mean in quarters (its integer part is subtracted, its fraction
+picks the table's centre) and a scale, which pick one of a fixed family of 4 x 64 Laplace
 tables. Latents are coded grid by grid, coarsest first, each grid in two checkerboard
 passes; within a pass, latents are grouped by table (ascending index, raster order inside
 a group), so a pass costs one coder call per table in use.
 
 Network weights are integers too: each tensor of the entropy model in units of 2**-b,
 each of the synthesis in units of 2**-q (q chosen per file by rate-distortion), coded as
-its values shifted right by s bits with the zero-mean Laplace table that fits them best,
+its values shifted right by s bits with the centred Laplace table that fits them best,
 then the s low bits raw (s and the table index are coded first).
 """
 
@@ -25,7 +26,7 @@ import torch
 from codec.entropy import Decoder, Encoder, Table, laplace_table_family
 from codec.errors import FormatError
 from codec.inr.context import anchor_mask, level_context
-from codec.inr.model import LOG_SCALE_MIN
+from codec.inr.model import LOG_SCALE_MIN, MEAN_STEPS
 
 __all__ = [
     "ARM_PRECISIONS",
@@ -47,6 +48,7 @@ __all__ = [
 ARM_PRECISIONS = (8, 10, 12, 14)
 MAX_LATENT = 2**15             # latents are clamped to +-this before coding
 N_SCALES = 64
+N_TABLES = N_SCALES * MEAN_STEPS   # table MEAN_STEPS * k + f: scale k, centred at f / MEAN_STEPS
 _LOG_SCALE_MIN_Q = round(LOG_SCALE_MIN * 256)   # exactly -819, in units of 2**-8
 _MAX_SYMBOL = 255
 _PRECISION = 16
@@ -54,15 +56,17 @@ _MAX_SHIFT = 15
 # sha256 of the table family as built on the machine that wrote this code: tables come
 # from np.exp, so a machine whose exp differed in the last bit could build other tables
 # and decode garbage; it is refused instead.
-_TABLES_SHA256 = "29bfc4c6dcacbd2d1392576acfa1daa0e6bc92e99024c793f7cbfb450de0fff9"
+_TABLES_SHA256 = "55f98c71697bc7f98e329001421a51739cea6d2c64a201b328dee29a06485e78"
 _EXACT = 2.0**52
 
 
 @lru_cache(maxsize=1)
 def tables() -> list[Table]:
-    """The 64 Laplace tables, scales exp(-3.2 + k/8), values -255..255 plus escape."""
+    """The 4 x 64 Laplace tables, scales exp(-3.2 + k/8), centres 0, 1/4, 1/2, 3/4, values
+    -255..255 plus escape; table 4k + f has scale k and centre f/4."""
     scales = np.exp((_LOG_SCALE_MIN_Q + 32 * np.arange(N_SCALES)) / 256.0)
-    freqs = laplace_table_family(scales, _MAX_SYMBOL, _PRECISION)
+    freqs = np.stack([laplace_table_family(scales, _MAX_SYMBOL, _PRECISION, f / MEAN_STEPS)
+                      for f in range(MEAN_STEPS)], 1).reshape(N_TABLES, -1)
     if hashlib.sha256(freqs.tobytes()).hexdigest() != _TABLES_SHA256:
         raise RuntimeError("this machine builds different Laplace tables (its exp() differs)")
     return [Table(row, offset=-_MAX_SYMBOL, escape=True, precision=_PRECISION) for row in freqs]
@@ -83,7 +87,7 @@ class IntegerARM:
                      np.rint(layer.bias.detach().double().numpy() * scale)) for layer in arm.layers], bits)
 
     def __call__(self, ctx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(n, inputs) integer contexts -> (integer means, table indices), both int64."""
+        """(n, inputs) integer contexts -> (integer parts of the means, table indices), int64."""
         x = ctx
         bound = float(np.abs(ctx).max(initial=0))
         unit = 2.0**self.bits
@@ -100,18 +104,19 @@ class IntegerARM:
             if k < len(self.layers) - 1:
                 np.maximum(x, 0, out=x)
             bound = float(np.abs(x).max(initial=0))
-        mean = np.floor((x[:, 0] + unit / 2) / unit)
+        quarter = unit / MEAN_STEPS
+        mean = np.floor((x[:, 0] + quarter / 2) / quarter).astype(np.int64)  # in quarters
         step = unit / 8  # the tables' log-scale spacing, 1/8
-        index = np.floor((x[:, 1] - _LOG_SCALE_MIN_Q * unit / 256 + step / 2) / step)
-        return mean.astype(np.int64), np.clip(index, 0, N_SCALES - 1).astype(np.int64)
+        scale = np.clip(np.floor((x[:, 1] - _LOG_SCALE_MIN_Q * unit / 256 + step / 2) / step), 0, N_SCALES - 1)
+        return mean // MEAN_STEPS, scale.astype(np.int64) * MEAN_STEPS + mean % MEAN_STEPS
 
 
 def _groups(index: np.ndarray):
     """Coding order of a pass (grouped by table, ascending; raster order within a group) and
     its (table, start, stop) runs."""
     order = np.argsort(index, kind="stable")
-    bounds = np.searchsorted(index[order], np.arange(N_SCALES + 1))
-    return order, [(k, bounds[k], bounds[k + 1]) for k in range(N_SCALES) if bounds[k + 1] > bounds[k]]
+    bounds = np.searchsorted(index[order], np.arange(N_TABLES + 1))
+    return order, [(k, bounds[k], bounds[k + 1]) for k in range(N_TABLES) if bounds[k + 1] > bounds[k]]
 
 
 def _context(y: torch.Tensor, parent, level: int, levels: int) -> np.ndarray:
@@ -175,7 +180,7 @@ def decode_grids(dec: Decoder, shapes: list[tuple[int, int]], arm: IntegerARM) -
 
 @lru_cache(maxsize=1)
 def _freqs() -> np.ndarray:
-    """The 64 tables' frequencies as one (table, slot) array."""
+    """All tables' frequencies as one (table, slot) array."""
     return np.stack([t.freqs for t in tables()])
 
 
@@ -186,9 +191,9 @@ def _slots(d: np.ndarray) -> tuple[np.ndarray, int]:
 
 
 def _table_bits(q: np.ndarray) -> np.ndarray:
-    """Bits of ``q`` under each of the 64 tables (escapes priced at 32 bits)."""
+    """Bits of ``q`` under each of the 64 centred tables (escapes priced at 32 bits)."""
     slots, escapes = _slots(q)
-    return -np.log2(_freqs()[:, slots] / 2.0**_PRECISION).sum(1) + 32 * escapes
+    return -np.log2(_freqs()[::MEAN_STEPS, slots] / 2.0**_PRECISION).sum(1) + 32 * escapes
 
 
 def _best_split(q: np.ndarray) -> tuple[float, int, int]:
@@ -210,13 +215,13 @@ def tensor_bits(q: np.ndarray) -> float:
 
 
 def encode_tensor(enc: Encoder, q: np.ndarray) -> None:
-    """One integer tensor: its shift (4 bits) and table index (6 bits), then ``q >> shift``
+    """One integer tensor: its shift (4 bits) and centred table k (6 bits), then ``q >> shift``
     with that table, then the ``shift`` low bits of each value."""
     q = np.asarray(q, np.int64)
     _, shift, k = _best_split(q)
     enc.encode_uniform(np.array([shift]), 4)
     enc.encode_uniform(np.array([k]), 6)
-    enc.encode(q >> shift, tables()[k])
+    enc.encode(q >> shift, tables()[k * MEAN_STEPS])
     if shift:
         enc.encode_uniform(q & ((1 << shift) - 1), shift)
 
@@ -225,7 +230,7 @@ def decode_tensor(dec: Decoder, shape: tuple[int, ...]) -> np.ndarray:
     (shift,) = dec.decode_uniform(1, 4)
     (k,) = dec.decode_uniform(1, 6)
     n = int(np.prod(shape))
-    q = dec.decode(n, tables()[int(k)]).astype(np.int64)
+    q = dec.decode(n, tables()[int(k) * MEAN_STEPS]).astype(np.int64)
     if shift:
         q = (q << int(shift)) + dec.decode_uniform(n, int(shift))
     return q.reshape(shape)

@@ -91,7 +91,6 @@ def fit(x: np.ndarray, lam: float, arch: Architecture, effort: str = "fast", sec
     return _quantise(model.cpu(), target.cpu(), lam, step)
 
 
-
 def _rate(grids: list[np.ndarray], arm: IntegerARM) -> float:
     """Bits of the grids under ``arm`` plus those of its own weights."""
     return grid_bits(grids, arm) + sum(tensor_bits(w) + tensor_bits(b) for w, b in arm.layers)
@@ -103,18 +102,18 @@ def _quantise(model: INRModel, target: torch.Tensor, lam: float, steps: int) -> 
     pixels = h * w
     with torch.no_grad():
         grids = [torch.round(g).clamp(-MAX_LATENT, MAX_LATENT) for g in model.grids]
-        ints = [g.numpy().astype(np.int64) for g in grids]
-        arm = min((IntegerARM.from_float(model.arm, bits) for bits in ARM_PRECISIONS), key=lambda a: _rate(ints, a))
+        latents = [g.numpy().astype(np.int64) for g in grids]
+        arm = min((IntegerARM.from_float(model.arm, bits) for bits in ARM_PRECISIONS), key=lambda a: _rate(latents, a))
         floats = [p.detach().clone() for p in model.synthesis.parameters()]
         best = None
         for bits in _SYNTH_BITS:
-            ints = [torch.round(p * 2.0**bits) for p in floats]
-            for p, q in zip(model.synthesis.parameters(), ints):
+            weights = [torch.round(p * 2.0**bits) for p in floats]
+            for p, q in zip(model.synthesis.parameters(), weights):
                 p.copy_(q / 2.0**bits)
             mse = float(torch.mean((model.decode(grids)[..., :h, :w].clamp(0, 1) - target) ** 2))
-            weight_bits = sum(tensor_bits(q.numpy().astype(np.int64)) for q in ints)
-            cost = mse + lam * weight_bits / pixels
+            weights = [q.numpy().astype(np.int64) for q in weights]
+            cost = mse + lam * sum(tensor_bits(q) for q in weights) / pixels
             if best is None or cost < best[0]:
-                best = (cost, bits, [q.numpy().astype(np.int64) for q in ints])
+                best = (cost, bits, weights)
     _, bits, synthesis = best
-    return Fitted(model.arch, [g.numpy().astype(np.int64) for g in grids], arm, synthesis, bits, steps)
+    return Fitted(model.arch, latents, arm, synthesis, bits, steps)

@@ -21,10 +21,11 @@ from torch import nn
 
 from codec.inr.context import context_size, level_context
 
-__all__ = ["LOG_SCALE_MAX", "LOG_SCALE_MIN", "Architecture", "INRModel", "laplace_bits", "synthesis_inputs"]
+__all__ = ["LOG_SCALE_MAX", "LOG_SCALE_MIN", "MEAN_STEPS", "Architecture", "INRModel", "laplace_bits", "synthesis_inputs"]
 
 LOG_SCALE_MIN = -819 / 256   # smallest Laplace scale exp(-3.2): the table family's first
 LOG_SCALE_MAX = LOG_SCALE_MIN + 63 / 8   # largest (about 107): 64 scales, 1/8 apart in log
+MEAN_STEPS = 4   # latents' means are coded in quarters
 
 
 @dataclass(frozen=True)
@@ -151,6 +152,6 @@ class INRModel(nn.Module):
             parent = grids[level + 1] if level + 1 < levels else None
             ctx = level_context(grids[level], parent, level, levels)
             out = self.arm(ctx.flatten(1).T)
-            mu = out[:, 0] + (torch.round(out[:, 0]) - out[:, 0]).detach()
+            mu = out[:, 0] + (torch.round(out[:, 0] * MEAN_STEPS) / MEAN_STEPS - out[:, 0]).detach()
             total = total + laplace_bits(grids[level].flatten(), mu, out[:, 1]).sum()
         return total
