@@ -13,7 +13,7 @@ a group), so a pass costs one coder call per table in use.
 
 Network weights are integers too: each tensor of the entropy model in units of 2**-b,
 each of the synthesis in units of 2**-q (q chosen per file by rate-distortion), coded as
-its values shifted right by s bits with the centred Laplace table that fits them best,
+its values shifted right by s bits with the zero-centred Laplace table that fits them best,
 then the s low bits raw (s and the table index are coded first).
 """
 
@@ -191,7 +191,7 @@ def _slots(d: np.ndarray) -> tuple[np.ndarray, int]:
 
 
 def _table_bits(q: np.ndarray) -> np.ndarray:
-    """Bits of ``q`` under each of the 64 centred tables (escapes priced at 32 bits)."""
+    """Bits of ``q`` under each of the 64 zero-centred tables (escapes priced at 32 bits)."""
     slots, escapes = _slots(q)
     return -np.log2(_freqs()[::MEAN_STEPS, slots] / 2.0**_PRECISION).sum(1) + 32 * escapes
 
@@ -215,7 +215,7 @@ def tensor_bits(q: np.ndarray) -> float:
 
 
 def encode_tensor(enc: Encoder, q: np.ndarray) -> None:
-    """One integer tensor: its shift (4 bits) and centred table k (6 bits), then ``q >> shift``
+    """One integer tensor: its shift (4 bits) and zero-centred table k (6 bits), then ``q >> shift``
     with that table, then the ``shift`` low bits of each value."""
     q = np.asarray(q, np.int64)
     _, shift, k = _best_split(q)

@@ -21,7 +21,8 @@ from torch import nn
 
 from codec.inr.context import context_size, level_context
 
-__all__ = ["LOG_SCALE_MAX", "LOG_SCALE_MIN", "MEAN_STEPS", "Architecture", "INRModel", "laplace_bits", "synthesis_inputs"]
+__all__ = ["LOG_SCALE_MAX", "LOG_SCALE_MIN", "MEAN_STEPS", "Architecture", "INRModel", "laplace_bits",
+           "synthesis_inputs"]
 
 LOG_SCALE_MIN = -819 / 256   # smallest Laplace scale exp(-3.2): the table family's first
 LOG_SCALE_MAX = LOG_SCALE_MIN + 63 / 8   # largest (about 107): 64 scales, 1/8 apart in log
