@@ -419,5 +419,8 @@ def test_shifted_laplace_tables_follow_their_centre():
         # (each of the 82 symbols gets at least one count: 0.0013 of the mass)
         assert abs(row[40] / 2**16 - (1 - 0.5 * np.exp(-0.25 / b) - 0.5 * np.exp(-0.75 / b))) < 2e-3
         assert abs(row[41] / 2**16 - 0.5 * (np.exp(-0.25 / b) - np.exp(-1.25 / b))) < 2e-3
-    with pytest.raises(ValueError):
-        laplace_table_family(scales, 40, 16, 1.0)
+    for bad, why in (({"centre": 1.0}, "centre"), ({"centre": -0.25}, "centre"),
+                     ({"max_symbol": -1}, "max_symbol"), ({"scales": [1.0, 0.0]}, "scales")):
+        args = {"scales": scales, "max_symbol": 40, "precision": 16, "centre": 0.25, **bad}
+        with pytest.raises(ValueError, match=why):
+            laplace_table_family(**args)
