@@ -103,23 +103,16 @@ def quantize_pmf(pmf: np.ndarray, precision: int) -> np.ndarray:
     return (freqs + 1).astype(np.uint32)
 
 
-def _tail_family(tail, scales, max_symbol: int, precision: int) -> np.ndarray:
-    """Quantise pmfs built from ``tail(x, scale) = P(X > x)`` of a symmetric law.
-
-    Columns are the values -max_symbol..max_symbol, then the escape symbol, which gets
-    the mass beyond +-(max_symbol + 1/2).
-    """
+def _table_family(pmf, scales, max_symbol: int, precision: int) -> np.ndarray:
+    """Quantise ``pmf(scale)`` for each scale: one row per scale, its columns the values
+    -max_symbol..max_symbol, then the escape symbol."""
     if max_symbol < 0:
         raise ValueError("max_symbol must be >= 0")
-    edges = np.arange(max_symbol + 1) + 0.5  # upper bin edges of 0..max_symbol
     rows = []
     for scale in np.asarray(scales, dtype=np.float64).ravel():
         if not scale > 0:
             raise ValueError("scales must be positive")
-        t = tail(edges, scale)
-        half = -np.diff(t)  # mass of the bins 1..max_symbol
-        pmf = np.concatenate([half[::-1], [1.0 - 2.0 * t[0]], half, [2.0 * t[-1]]])
-        rows.append(quantize_pmf(np.maximum(pmf, 0.0), precision))
+        rows.append(quantize_pmf(np.maximum(pmf(scale), 0.0), precision))
     return np.array(rows, dtype=np.uint32).reshape(-1, 2 * max_symbol + 2)
 
 
@@ -132,22 +125,18 @@ def laplace_table_family(scales, max_symbol: int, precision: int, centre: float 
     """
     if not 0 <= centre < 1:
         raise ValueError("centre must be in [0, 1)")
-    if max_symbol < 0:
-        raise ValueError("max_symbol must be >= 0")
-    lo = np.arange(-max_symbol, max_symbol + 1) - 0.5 - centre  # bin edges, relative to the centre
-    hi = lo + 1.0
-    rows = []
-    for b in np.asarray(scales, dtype=np.float64).ravel():
-        if not b > 0:
-            raise ValueError("scales must be positive")
+
+    def pmf(b):
+        lo = np.arange(-max_symbol, max_symbol + 1) - 0.5 - centre  # bin edges, relative to the centre
+        hi = lo + 1.0
         # Below the centre from the cdf, above it from the survival function, so that
-        # neither tail is a difference of numbers close to 1 (at centre 0 the same floats
-        # as ``_tail_family``, checked over 300 scales: the tables did not change).
+        # neither tail is a difference of numbers close to 1.
         below = 0.5 * (np.exp(np.minimum(hi, 0) / b) - np.exp(np.minimum(lo, 0) / b))
         above = 0.5 * (np.exp(-np.maximum(lo, 0) / b) - np.exp(-np.maximum(hi, 0) / b))
         escape = 0.5 * np.exp(lo[0] / b) + 0.5 * np.exp(-hi[-1] / b)
-        rows.append(quantize_pmf(np.concatenate([below + above, [escape]]), precision))
-    return np.array(rows, dtype=np.uint32).reshape(-1, 2 * max_symbol + 2)
+        return np.concatenate([below + above, [escape]])
+
+    return _table_family(pmf, scales, max_symbol, precision)
 
 
 _erfc = np.vectorize(math.erfc, otypes=[np.float64])
@@ -155,6 +144,11 @@ _erfc = np.vectorize(math.erfc, otypes=[np.float64])
 
 def gaussian_table_family(sigmas, max_symbol: int, precision: int) -> np.ndarray:
     """Like ``laplace_table_family``, for zero-mean Gaussians of standard deviation sigma."""
-    return _tail_family(
-        lambda x, s: 0.5 * _erfc(x / (s * math.sqrt(2.0))), sigmas, max_symbol, precision
-    )
+
+    def pmf(sigma):
+        edges = np.arange(max_symbol + 1) + 0.5  # upper bin edges of 0..max_symbol
+        tail = 0.5 * _erfc(edges / (sigma * math.sqrt(2.0)))  # P(X > edge)
+        half = -np.diff(tail)  # mass of the bins 1..max_symbol
+        return np.concatenate([half[::-1], [1.0 - 2.0 * tail[0]], half, [2.0 * tail[-1]]])
+
+    return _table_family(pmf, sigmas, max_symbol, precision)

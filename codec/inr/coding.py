@@ -37,6 +37,7 @@ __all__ = [
     "encode_grids",
     "encode_tensor",
     "grid_bits",
+    "grid_contexts",
     "tables",
     "tensor_bits",
 ]
@@ -140,15 +141,23 @@ def encode_grids(enc: Encoder, grids: list[np.ndarray], arm: IntegerARM) -> None
                 enc.encode(symbols[a:b], tables()[k])
 
 
-def grid_bits(grids: list[np.ndarray], arm: IntegerARM) -> float:
-    """About what ``encode_grids`` spends (escapes priced at 32 bits), without coding."""
+def grid_contexts(grids: list[np.ndarray]) -> list[np.ndarray]:
+    """Every level's causal contexts (finest first): the entropy model's inputs, which do
+    not depend on its weights, so pricing several models computes them once."""
     levels = len(grids)
     t = [torch.from_numpy(np.asarray(g, np.float64)) for g in grids]
+    parents = t[1:] + [None]
+    return [_context(t[level], parents[level], level, levels) for level in range(levels)]
+
+
+def grid_bits(grids: list[np.ndarray], arm: IntegerARM, contexts: list[np.ndarray] | None = None) -> float:
+    """About what ``encode_grids`` spends (escapes priced at 32 bits), without coding.
+
+    ``contexts`` are ``grid_contexts(grids)`` when the caller already has them."""
     total = 0.0
-    for level in range(levels):
-        parent = t[level + 1] if level + 1 < levels else None
-        mean, index = arm(_context(t[level], parent, level, levels))
-        slots, escapes = _slots(np.asarray(grids[level], np.int64).ravel() - mean)
+    for grid, ctx in zip(grids, contexts or grid_contexts(grids)):
+        mean, index = arm(ctx)
+        slots, escapes = _slots(np.asarray(grid, np.int64).ravel() - mean)
         total += float(-np.log2(_freqs()[index, slots] / 2.0**_PRECISION).sum()) + 32.0 * escapes
     return total
 

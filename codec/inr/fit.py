@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from codec.inr.coding import ARM_PRECISIONS, MAX_LATENT, IntegerARM, grid_bits, tensor_bits
+from codec.inr.coding import ARM_PRECISIONS, MAX_LATENT, IntegerARM, grid_bits, grid_contexts, tensor_bits
 from codec.inr.model import Architecture, INRModel
 
 __all__ = ["EFFORTS", "Fitted", "fit"]
@@ -91,9 +91,9 @@ def fit(x: np.ndarray, lam: float, arch: Architecture, effort: str = "fast", sec
     return _quantise(model.cpu(), target.cpu(), lam, step)
 
 
-def _rate(grids: list[np.ndarray], arm: IntegerARM) -> float:
+def _rate(grids: list[np.ndarray], contexts: list[np.ndarray], arm: IntegerARM) -> float:
     """Bits of the grids under ``arm`` plus those of its own weights."""
-    return grid_bits(grids, arm) + sum(tensor_bits(w) + tensor_bits(b) for w, b in arm.layers)
+    return grid_bits(grids, arm, contexts) + sum(tensor_bits(w) + tensor_bits(b) for w, b in arm.layers)
 
 
 def _quantise(model: INRModel, target: torch.Tensor, lam: float, steps: int) -> Fitted:
@@ -103,7 +103,9 @@ def _quantise(model: INRModel, target: torch.Tensor, lam: float, steps: int) -> 
     with torch.no_grad():
         grids = [torch.round(g).clamp(-MAX_LATENT, MAX_LATENT) for g in model.grids]
         latents = [g.numpy().astype(np.int64) for g in grids]
-        arm = min((IntegerARM.from_float(model.arm, bits) for bits in ARM_PRECISIONS), key=lambda a: _rate(latents, a))
+        contexts = grid_contexts(latents)
+        arms = [IntegerARM.from_float(model.arm, bits) for bits in ARM_PRECISIONS]
+        arm = min(arms, key=lambda a: _rate(latents, contexts, a))
         floats = [p.detach().clone() for p in model.synthesis.parameters()]
         best = None
         for bits in _SYNTH_BITS:
