@@ -2,8 +2,8 @@
 
 The harness (``wavecodec bench``) times every point again for its speed table, which for
 6-13 minute fits would double the cost; this script encodes each point once and records
-its rate, PSNR, encode and decode seconds (one run each, not a median) and the commit it
-ran at. Usage::
+its rate, PSNR, encode and decode seconds (one run each, not a median), the torch device
+and thread count (fit times depend on both) and the commit it ran at. Usage::
 
     python -m benchmarks.inr_efforts kodim01.png --efforts medium slow --qualities 20 60
         [--data ../shared/data/images/kodak] [--out benchmarks/results/kodak-inr/efforts.json]
@@ -57,7 +57,8 @@ def main(argv=None) -> None:
                 record = {"image": name, "effort": effort, "quality": quality,
                           "bpp": len(data) * 8 / (image.shape[0] * image.shape[1]),
                           "psnr-rgb": psnr(image, decoded), "encode_s": middle - start, "decode_s": end - middle,
-                          "device": "cuda" if torch.cuda.is_available() else "cpu", "git_commit": git_commit()}
+                          "device": "cuda" if torch.cuda.is_available() else "cpu",
+                          "threads": torch.get_num_threads(), "git_commit": git_commit()}
                 print(json.dumps(record), flush=True)
                 records.append(record)
                 args.out.parent.mkdir(parents=True, exist_ok=True)
