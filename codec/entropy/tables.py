@@ -125,10 +125,10 @@ def laplace_table_family(scales, max_symbol: int, precision: int, centre: float 
     """
     if not 0 <= centre < 1:
         raise ValueError("centre must be in [0, 1)")
+    lo = np.arange(-max_symbol, max_symbol + 1) - 0.5 - centre  # bin edges, relative to the centre
+    hi = lo + 1.0
 
     def pmf(b):
-        lo = np.arange(-max_symbol, max_symbol + 1) - 0.5 - centre  # bin edges, relative to the centre
-        hi = lo + 1.0
         # Below the centre from the cdf, above it from the survival function, so that
         # neither tail is a difference of numbers close to 1.
         below = 0.5 * (np.exp(np.minimum(hi, 0) / b) - np.exp(np.minimum(lo, 0) / b))
@@ -144,9 +144,9 @@ _erfc = np.vectorize(math.erfc, otypes=[np.float64])
 
 def gaussian_table_family(sigmas, max_symbol: int, precision: int) -> np.ndarray:
     """Like ``laplace_table_family``, for zero-mean Gaussians of standard deviation sigma."""
+    edges = np.arange(max_symbol + 1) + 0.5  # upper bin edges of 0..max_symbol
 
     def pmf(sigma):
-        edges = np.arange(max_symbol + 1) + 0.5  # upper bin edges of 0..max_symbol
         tail = 0.5 * _erfc(edges / (sigma * math.sqrt(2.0)))  # P(X > edge)
         half = -np.diff(tail)  # mass of the bins 1..max_symbol
         return np.concatenate([half[::-1], [1.0 - 2.0 * tail[0]], half, [2.0 * tail[-1]]])

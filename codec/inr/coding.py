@@ -126,14 +126,12 @@ def _context(y: torch.Tensor, parent, level: int, levels: int) -> np.ndarray:
 
 def encode_grids(enc: Encoder, grids: list[np.ndarray], arm: IntegerARM) -> None:
     """Code integer grids (finest first in the list; coded coarsest first)."""
-    levels = len(grids)
-    t = [torch.from_numpy(np.asarray(g, np.float64)) for g in grids]
-    for level in reversed(range(levels)):
-        parent = t[level + 1] if level + 1 < levels else None
+    contexts = grid_contexts(grids)
+    for level in reversed(range(len(grids))):
         # One evaluation serves both passes: an anchor's context never sees a non-anchor.
-        mean, index = arm(_context(t[level], parent, level, levels))
+        mean, index = arm(contexts[level])
         flat = np.asarray(grids[level], np.int64).ravel()
-        anchors = anchor_mask(*t[level].shape, torch.bool).flatten().numpy()
+        anchors = anchor_mask(*np.shape(grids[level]), torch.bool).flatten().numpy()
         for mask in (anchors, ~anchors):
             order, runs = _groups(index[mask])
             symbols = (flat[mask] - mean[mask])[order]
