@@ -11,6 +11,11 @@ and thread count (fit times depend on both) and the commit it ran at. Usage::
 
 ``--steps`` replaces the efforts by a fixed number of fitting steps (for GPU runs, which the
 efforts' CPU-sized step counts do not describe); the record names the torch device.
+``--crop 768x512`` codes each image's centre crop of that size (Kodak-sized pieces of the
+training sets, to compare settings without tuning on Kodak); ``--full-grid`` fits the
+architecture whose finest grid is full size instead of half size; ``--heic`` also records
+HEIC (the harness' adapter, its quality sweep) on the same pixels and prints each curve's
+BD-rate against it (over 0.25-1.5 bpp, as the Kodak targets).
 
 Appends to the JSON list in ``--out`` (so runs can be split), one record per point.
 """
@@ -27,9 +32,13 @@ from PIL import Image
 import codec
 from benchmarks.metrics import psnr
 from benchmarks.provenance import git_commit
+from benchmarks.bdrate import bd_rate
+from benchmarks.pillow_codecs import Heic
+from codec.inr.model import Architecture
 from codec.modes.inr import encode_image
 
 ROOT = Path(__file__).resolve().parent.parent
+BPP_RANGE = (0.25, 1.5)
 
 
 def main(argv=None) -> None:
@@ -39,30 +48,85 @@ def main(argv=None) -> None:
     parser.add_argument("--efforts", nargs="+", default=["medium"], choices=["fast", "medium", "slow"])
     parser.add_argument("--steps", type=int, default=None, help="fitting steps instead of an effort")
     parser.add_argument("--qualities", nargs="+", type=int, default=[20, 60])
+    parser.add_argument("--crop", type=_size, default=None, metavar="WxH", help="code each image's centre crop")
+    parser.add_argument("--full-grid", action="store_true", help="finest latent grid at full size, not half")
+    parser.add_argument("--heic", action="store_true", help="also record HEIC and print BD-rates against it")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "kodak-inr" / "efforts.json")
     args = parser.parse_args(argv)
     records = json.loads(args.out.read_text()) if args.out.exists() else []
+    grids = "1/1" if args.full_grid else "1/2"
+    new = []
     for name in args.images:
-        image = np.asarray(Image.open(args.data / name).convert("RGB"))
+        image = _load(args.data / name, args.crop)
+        where = {"image": name, "crop": f"{image.shape[1]}x{image.shape[0]}" if args.crop else None}
+        points = []
+        if args.heic:
+            heic = Heic()
+            points += [(dict(where, effort="heic", quality=q), lambda q=q: heic.encode(image, q), heic.decode)
+                       for q in heic.qualities]
         for effort in [f"{args.steps} steps"] if args.steps else args.efforts:
-            for quality in args.qualities:
-                start = time.perf_counter()
-                if args.steps:
-                    data = encode_image(image, "HWC", quality, steps=args.steps)
-                else:
-                    data = codec.encode(image, quality=quality, mode="inr", effort=effort)
-                middle = time.perf_counter()
-                decoded = codec.decode(data)
-                end = time.perf_counter()
-                record = {"image": name, "effort": effort, "quality": quality,
-                          "bpp": len(data) * 8 / (image.shape[0] * image.shape[1]),
-                          "psnr-rgb": psnr(image, decoded), "encode_s": middle - start, "decode_s": end - middle,
-                          "device": "cuda" if torch.cuda.is_available() else "cpu",
-                          "threads": torch.get_num_threads(), "git_commit": git_commit()}
-                print(json.dumps(record), flush=True)
-                records.append(record)
-                args.out.parent.mkdir(parents=True, exist_ok=True)
-                args.out.write_text(json.dumps(records, indent=1) + "\n")
+            arch = Architecture(first=0 if args.full_grid else 1)
+            points += [(dict(where, effort=effort, quality=q, grids_from=grids),
+                        lambda q=q, e=effort: encode_image(image, "HWC", q, e, steps=args.steps, arch=arch),
+                        codec.decode) for q in args.qualities]
+        for fields, encode, decode in points:
+            start = time.perf_counter()
+            data = encode()
+            middle = time.perf_counter()
+            decoded = decode(data)
+            end = time.perf_counter()
+            record = dict(fields, bpp=len(data) * 8 / (image.shape[0] * image.shape[1]),
+                          **{"psnr-rgb": psnr(image, decoded)}, encode_s=middle - start, decode_s=end - middle,
+                          device="cuda" if torch.cuda.is_available() else "cpu",
+                          threads=torch.get_num_threads(), git_commit=git_commit())
+            print(json.dumps(record), flush=True)
+            records.append(record)
+            new.append(record)
+            args.out.parent.mkdir(parents=True, exist_ok=True)
+            args.out.write_text(json.dumps(records, indent=1) + "\n")
+    pieces = {(r["image"], r["crop"]) for r in new}   # earlier runs' records of the same pixels count too
+    for line in bd_lines([r for r in records if (r["image"], r.get("crop")) in pieces]):
+        print(line)
+
+
+def _size(text: str) -> tuple[int, int]:
+    """'768x512' -> (768, 512)."""
+    try:
+        width, height = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT, got {text!r}") from None
+    if width < 1 or height < 1:
+        raise argparse.ArgumentTypeError(f"crop sides must be positive, got {text!r}")
+    return width, height
+
+
+def _load(path: Path, crop: tuple[int, int] | None) -> np.ndarray:
+    """The image as RGB uint8, or its centre crop of (width, height); an image smaller than the crop is refused."""
+    image = np.asarray(Image.open(path).convert("RGB"))
+    if crop is None:
+        return image
+    width, height = crop
+    h, w = image.shape[:2]
+    if h < height or w < width:
+        raise SystemExit(f"{path.name} is {w}x{h}, smaller than the crop {width}x{height}")
+    top, left = (h - height) // 2, (w - width) // 2
+    return np.ascontiguousarray(image[top:top + height, left:left + width])
+
+
+def bd_lines(records: list[dict]) -> list[str]:
+    """For each image's INR curve (effort and grids), its BD-rate against that image's HEIC records
+    over ``BPP_RANGE``, the Kodak targets' range."""
+    lines = []
+    for image in dict.fromkeys(r["image"] for r in records):
+        mine = [r for r in records if r["image"] == image]
+        anchor = [(r["bpp"], r["psnr-rgb"]) for r in mine if r["effort"] == "heic"]
+        curves = dict.fromkeys((r["effort"], r.get("grids_from")) for r in mine if r["effort"] != "heic")
+        for effort, grids in curves if anchor else ():
+            test = [(r["bpp"], r["psnr-rgb"]) for r in mine if (r["effort"], r.get("grids_from")) == (effort, grids)]
+            bd = bd_rate(list(zip(*anchor)), list(zip(*test)), BPP_RANGE) if len(test) >= 2 else None
+            shown = "no common range" if bd is None else f"{bd:+.1f}%"
+            lines.append(f"{image} {effort}, grids from {grids}: BD-rate vs HEIC {shown}")
+    return lines
 
 
 if __name__ == "__main__":
