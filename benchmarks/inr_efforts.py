@@ -30,10 +30,10 @@ import torch
 from PIL import Image
 
 import codec
-from benchmarks.metrics import psnr
-from benchmarks.provenance import git_commit
 from benchmarks.bdrate import bd_rate
+from benchmarks.metrics import psnr
 from benchmarks.pillow_codecs import Heic
+from benchmarks.provenance import git_commit
 from codec.inr.model import Architecture
 from codec.modes.inr import encode_image
 
@@ -114,11 +114,11 @@ def _load(path: Path, crop: tuple[int, int] | None) -> np.ndarray:
 
 
 def bd_lines(records: list[dict]) -> list[str]:
-    """For each image's INR curve (effort and grids), its BD-rate against that image's HEIC records
-    over ``BPP_RANGE``, the Kodak targets' range."""
+    """For each image's (and crop's) INR curve (effort and grids), its BD-rate against the HEIC
+    records of the same pixels over ``BPP_RANGE``, the Kodak targets' range."""
     lines = []
-    for image in dict.fromkeys(r["image"] for r in records):
-        mine = [r for r in records if r["image"] == image]
+    for image, crop in dict.fromkeys((r["image"], r.get("crop")) for r in records):
+        mine = [r for r in records if (r["image"], r.get("crop")) == (image, crop)]
         anchor = [(r["bpp"], r["psnr-rgb"]) for r in mine if r["effort"] == "heic"]
         curves = dict.fromkeys((r["effort"], r.get("grids_from")) for r in mine if r["effort"] != "heic")
         for effort, grids in curves if anchor else ():

@@ -58,6 +58,8 @@ def test_bd_lines_against_heic_per_image_and_curve():
     assert [line.split(": ")[0] for line in lines] == ["x.png fast, grids from 1/2", "x.png fast, grids from 1/1"]
     assert [float(line.split("HEIC ")[1].rstrip("%")) for line in lines] == pytest.approx([0, 100], abs=0.5)
     assert bd_lines(same) == []   # no HEIC records: nothing to compare with
+    other_pixels = [dict(r, crop="48x32") for r in heic]
+    assert bd_lines(other_pixels + same) == []   # HEIC of another crop is not an anchor
 
 
 def test_bad_crops_are_refused(tmp_path):
