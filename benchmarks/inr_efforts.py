@@ -55,6 +55,7 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     records = json.loads(args.out.read_text()) if args.out.exists() else []
     grids = "1/1" if args.full_grid else "1/2"
+    arch = Architecture(first=0 if args.full_grid else 1)
     new = []
     for name in args.images:
         image = _load(args.data / name, args.crop)
@@ -65,7 +66,6 @@ def main(argv=None) -> None:
             points += [(dict(where, effort="heic", quality=q), lambda q=q: heic.encode(image, q), heic.decode)
                        for q in heic.qualities]
         for effort in [f"{args.steps} steps"] if args.steps else args.efforts:
-            arch = Architecture(first=0 if args.full_grid else 1)
             points += [(dict(where, effort=effort, quality=q, grids_from=grids),
                         lambda q=q, e=effort: encode_image(image, "HWC", q, e, steps=args.steps, arch=arch),
                         codec.decode) for q in args.qualities]
