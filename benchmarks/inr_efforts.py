@@ -31,6 +31,7 @@ from PIL import Image
 
 import codec
 from benchmarks.bdrate import bd_rate
+from benchmarks.cache import atomic_write
 from benchmarks.metrics import psnr
 from benchmarks.pillow_codecs import Heic
 from benchmarks.provenance import git_commit
@@ -53,9 +54,11 @@ def main(argv=None) -> None:
     parser.add_argument("--heic", action="store_true", help="also record HEIC and print BD-rates against it")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "kodak-inr" / "efforts.json")
     args = parser.parse_args(argv)
+    if args.heic and (missing := Heic().available()):
+        raise SystemExit(f"--heic: {missing}")
     records = json.loads(args.out.read_text()) if args.out.exists() else []
-    grids = "1/1" if args.full_grid else "1/2"
     arch = Architecture(first=0 if args.full_grid else 1)
+    grids = f"1/{2 ** arch.first}"
     new = []
     for name in args.images:
         image = _load(args.data / name, args.crop)
@@ -82,8 +85,7 @@ def main(argv=None) -> None:
             print(json.dumps(record), flush=True)
             records.append(record)
             new.append(record)
-            args.out.parent.mkdir(parents=True, exist_ok=True)
-            args.out.write_text(json.dumps(records, indent=1) + "\n")
+            atomic_write(args.out, json.dumps(records, indent=1) + "\n")   # a kill never truncates earlier records
     pieces = {(r["image"], r["crop"]) for r in new}   # earlier runs' records of the same pixels count too
     for line in bd_lines([r for r in records if (r["image"], r.get("crop")) in pieces]):
         print(line)

@@ -71,3 +71,13 @@ def test_bad_crops_are_refused(tmp_path):
             main(["a.png", "--data", str(tmp_path), "--crop", bad, "--out", str(tmp_path / "o.json")])
         assert caught.value.code == 2
     assert not (tmp_path / "o.json").exists()
+
+
+def test_heic_without_its_encoder_is_refused_before_any_fit(tmp_path, monkeypatch):
+    from benchmarks.pillow_codecs import Heic
+
+    monkeypatch.setattr(Heic, "available", lambda self: "pillow-heif was built without the x265 encoder")
+    Image.fromarray(np.zeros((20, 30, 3), np.uint8)).save(tmp_path / "a.png")
+    with pytest.raises(SystemExit, match="--heic: pillow-heif was built without the x265 encoder"):
+        main(["a.png", "--data", str(tmp_path), "--steps", "2", "--heic", "--out", str(tmp_path / "o.json")])
+    assert not (tmp_path / "o.json").exists()
