@@ -17,6 +17,12 @@ architecture whose finest grid is full size instead of half size; ``--heic`` als
 HEIC (the harness' adapter, its quality sweep) on the same pixels and prints each curve's
 BD-rate against it (over 0.25-1.5 bpp, as the Kodak targets).
 
+Trials of the fit (records name them in ``variant``; BD-rates are also printed against the
+unchanged fit's records of the same pixels): ``--seed N``, ``--hidden W`` (synthesis width),
+and, patched in by ``benchmarks.inr_trials``, ``--networks-from IMAGE`` (networks start from a
+fast fit of that image, same folder and crop, at ``--networks-quality``), ``--first-layer-scale
+S`` and ``--grid-lr LR``.
+
 Appends to the JSON list in ``--out`` (so runs can be split), one record per point.
 """
 
@@ -32,6 +38,7 @@ from PIL import Image
 import codec
 from benchmarks.bdrate import bd_rate
 from benchmarks.cache import atomic_write
+from benchmarks.inr_trials import networks_of, patched_fit, variant_label
 from benchmarks.metrics import psnr
 from benchmarks.pillow_codecs import Heic
 from benchmarks.provenance import git_commit
@@ -52,13 +59,28 @@ def main(argv=None) -> None:
     parser.add_argument("--crop", type=_size, default=None, metavar="WxH", help="code each image's centre crop")
     parser.add_argument("--full-grid", action="store_true", help="finest latent grid at full size, not half")
     parser.add_argument("--heic", action="store_true", help="also record HEIC and print BD-rates against it")
+    parser.add_argument("--seed", type=int, default=0, help="the fits' seed")
+    parser.add_argument("--hidden", type=int, default=None, help="synthesis MLP width (default: the codec's)")
+    parser.add_argument("--networks-from", default=None, metavar="IMAGE",
+                        help="start the networks from a fast fit of IMAGE (in --data, same crop)")
+    parser.add_argument("--networks-quality", type=int, default=40, help="quality of that fit")
+    parser.add_argument("--first-layer-scale", type=float, default=None, help="scale the MLP's first layer at start")
+    parser.add_argument("--grid-lr", type=float, default=None, help="the latents' learning rate")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "kodak-inr" / "efforts.json")
     args = parser.parse_args(argv)
     if args.heic and (missing := Heic().available()):
         raise SystemExit(f"--heic: {missing}")
     records = json.loads(args.out.read_text()) if args.out.exists() else []
-    arch = Architecture(first=0 if args.full_grid else 1)
+    arch = Architecture(first=0 if args.full_grid else 1, **({"hidden": args.hidden} if args.hidden else {}))
     grids = f"1/{2 ** arch.first}"
+    networks_from = f"{args.networks_from} q{args.networks_quality}" if args.networks_from else None
+    variant = variant_label(args.seed, args.hidden, args.first_layer_scale, args.grid_lr, networks_from)
+    networks = None
+    if args.networks_from:
+        kept = {}
+        with networks_of(kept):
+            encode_image(_load(args.data / args.networks_from, args.crop), "HWC", args.networks_quality, arch=arch)
+        networks = kept["networks"]
     new = []
     for name in args.images:
         image = _load(args.data / name, args.crop)
@@ -69,12 +91,14 @@ def main(argv=None) -> None:
             points += [(dict(where, effort="heic", quality=q), lambda q=q: heic.encode(image, q), heic.decode)
                        for q in heic.qualities]
         for effort in [f"{args.steps} steps"] if args.steps else args.efforts:
-            points += [(dict(where, effort=effort, quality=q, grids_from=grids),
-                        lambda q=q, e=effort: encode_image(image, "HWC", q, e, steps=args.steps, arch=arch),
+            points += [(dict(where, effort=effort, quality=q, grids_from=grids, variant=variant),
+                        lambda q=q, e=effort: encode_image(image, "HWC", q, e, seed=args.seed, steps=args.steps,
+                                                           arch=arch),
                         codec.decode) for q in args.qualities]
         for fields, encode, decode in points:
             start = time.perf_counter()
-            data = encode()
+            with patched_fit(networks, args.first_layer_scale, args.grid_lr):
+                data = encode()
             middle = time.perf_counter()
             decoded = decode(data)
             end = time.perf_counter()
@@ -116,19 +140,28 @@ def _load(path: Path, crop: tuple[int, int] | None) -> np.ndarray:
 
 
 def bd_lines(records: list[dict]) -> list[str]:
-    """For each image's (and crop's) INR curve (effort and grids), its BD-rate against the HEIC
-    records of the same pixels over ``BPP_RANGE``, the Kodak targets' range."""
+    """For each image's (and crop's) INR curve (effort, grids and variant), its BD-rate against
+    the HEIC records of the same pixels over ``BPP_RANGE``, the Kodak targets' range, and a
+    variant's against the unchanged fit's curve of the same effort and grids."""
     lines = []
     for image, crop in dict.fromkeys((r["image"], r.get("crop")) for r in records):
         mine = [r for r in records if (r["image"], r.get("crop")) == (image, crop)]
-        anchor = [(r["bpp"], r["psnr-rgb"]) for r in mine if r["effort"] == "heic"]
-        curves = dict.fromkeys((r["effort"], r.get("grids_from")) for r in mine if r["effort"] != "heic")
-        for effort, grids in curves if anchor else ():
-            test = [(r["bpp"], r["psnr-rgb"]) for r in mine if (r["effort"], r.get("grids_from")) == (effort, grids)]
-            bd = bd_rate(list(zip(*anchor)), list(zip(*test)), BPP_RANGE) if len(test) >= 2 else None
-            shown = "no common range" if bd is None else f"{bd:+.1f}%"
-            lines.append(f"{image} {effort}, grids from {grids}: BD-rate vs HEIC {shown}")
+        curves = {}
+        for r in mine:
+            curves.setdefault((r["effort"], r.get("grids_from"), r.get("variant")), []).append((r["bpp"], r["psnr-rgb"]))
+        anchor = curves.pop(("heic", None, None), None)
+        for (effort, grids, variant), test in curves.items():
+            against = [("HEIC", anchor), ("the unchanged fit", curves.get((effort, grids, None)) if variant else None)]
+            shown = [f"vs {name} {_bd_text(ref, test)}" for name, ref in against if ref]
+            if shown:
+                label = f"{image} {effort}, grids from {grids}" + (f", {variant}" if variant else "")
+                lines.append(f"{label}: BD-rate " + "; ".join(shown))
     return lines
+
+
+def _bd_text(anchor: list, test: list) -> str:
+    bd = bd_rate(list(zip(*anchor)), list(zip(*test)), BPP_RANGE) if len(test) >= 2 else None
+    return "no common range" if bd is None else f"{bd:+.1f}%"
 
 
 if __name__ == "__main__":

@@ -1,0 +1,67 @@
+"""Changes to the INR fit that are tried without changing the codec: ``benchmarks.inr_efforts``
+patches ``codec.inr.fit`` with them for one run, so a trial is a rerunnable command, not a
+fork of the encoder. None of them is the codec's behaviour (README, "Starting points and
+widths", says why).
+
+- ``networks``: the synthesis and entropy model start from these weights (a state dict, e.g.
+  another image's fit, from ``networks_of``) instead of random ones;
+- ``first_layer_scale``: the synthesis MLP's first layer starts at this multiple of its
+  weights (below 1: one latent step moves the output less, a finer latent step);
+- ``grid_lr``: the latents' learning rate instead of the fit's.
+"""
+
+from contextlib import contextmanager
+
+import torch
+
+import codec.inr.fit as fit_module
+
+__all__ = ["networks_of", "patched_fit", "variant_label"]
+
+
+def variant_label(seed: int = 0, hidden: int | None = None, first_layer_scale: float | None = None,
+                  grid_lr: float | None = None, networks_from: str | None = None) -> str | None:
+    """What a run changed from the codec's own fit, for its records; None when nothing."""
+    parts = [f"seed {seed}" if seed else "", f"width {hidden}" if hidden else "",
+             f"networks from {networks_from}" if networks_from else "",
+             f"first layer x{first_layer_scale:g}" if first_layer_scale is not None else "",
+             f"grid lr {grid_lr:g}" if grid_lr is not None else ""]
+    return ", ".join(p for p in parts if p) or None
+
+
+@contextmanager
+def patched_fit(networks: dict | None = None, first_layer_scale: float | None = None, grid_lr: float | None = None):
+    """``codec.inr.fit`` with the trial's starting weights and learning rate, restored after."""
+    base_model, base_lr = fit_module.INRModel, fit_module._GRID_LR
+
+    class TrialModel(base_model):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            with torch.no_grad():
+                if networks is not None:
+                    self.load_state_dict(networks, strict=False)
+                if first_layer_scale is not None:
+                    self.synthesis.mlp[0].weight.mul_(first_layer_scale)
+
+    fit_module.INRModel = TrialModel
+    fit_module._GRID_LR = base_lr if grid_lr is None else grid_lr
+    try:
+        yield
+    finally:
+        fit_module.INRModel, fit_module._GRID_LR = base_model, base_lr
+
+
+@contextmanager
+def networks_of(kept: dict):
+    """Inside, each fit leaves its float networks (before quantisation) in ``kept["networks"]``."""
+    base_quantise = fit_module._quantise
+
+    def keep(model, *args):
+        kept["networks"] = {k: v.detach().clone() for k, v in model.state_dict().items() if not k.startswith("grids")}
+        return base_quantise(model, *args)
+
+    fit_module._quantise = keep
+    try:
+        yield
+    finally:
+        fit_module._quantise = base_quantise
