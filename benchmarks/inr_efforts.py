@@ -60,12 +60,14 @@ def main(argv=None) -> None:
     parser.add_argument("--full-grid", action="store_true", help="finest latent grid at full size, not half")
     parser.add_argument("--heic", action="store_true", help="also record HEIC and print BD-rates against it")
     parser.add_argument("--seed", type=int, default=0, help="the fits' seed")
-    parser.add_argument("--hidden", type=int, default=None, help="synthesis MLP width (default: the codec's)")
+    parser.add_argument("--hidden", type=_positive(int), default=None, help="synthesis MLP width (default: the codec's)")
     parser.add_argument("--networks-from", default=None, metavar="IMAGE",
                         help="start the networks from a fast fit of IMAGE (in --data, same crop)")
-    parser.add_argument("--networks-quality", type=int, default=40, help="quality of that fit")
-    parser.add_argument("--first-layer-scale", type=float, default=None, help="scale the MLP's first layer at start")
-    parser.add_argument("--grid-lr", type=float, default=None, help="the latents' learning rate")
+    parser.add_argument("--networks-quality", type=int, default=40, choices=range(1, 101), metavar="1..100",
+                        help="quality of that fit")
+    parser.add_argument("--first-layer-scale", type=_positive(float), default=None,
+                        help="scale the MLP's first layer at start")
+    parser.add_argument("--grid-lr", type=_positive(float), default=None, help="the latents' learning rate")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "kodak-inr" / "efforts.json")
     args = parser.parse_args(argv)
     if args.heic and (missing := Heic().available()):
@@ -126,8 +128,24 @@ def _size(text: str) -> tuple[int, int]:
     return width, height
 
 
+def _positive(kind):
+    """An argparse type: ``kind`` (int or float) above zero."""
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        if not value > 0:
+            raise argparse.ArgumentTypeError(f"must be positive, got {text!r}")
+        return value
+    return parse
+
+
 def _load(path: Path, crop: tuple[int, int] | None) -> np.ndarray:
-    """The image as RGB uint8, or its centre crop of (width, height); an image smaller than the crop is refused."""
+    """The image as RGB uint8, or its centre crop of (width, height); a missing image, or one
+    smaller than the crop, is refused."""
+    if not path.is_file():
+        raise SystemExit(f"{path}: no such image")
     image = np.asarray(Image.open(path).convert("RGB"))
     if crop is None:
         return image
