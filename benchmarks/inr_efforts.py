@@ -17,14 +17,11 @@ architecture whose finest grid is full size instead of half size; ``--heic`` als
 HEIC (the harness' adapter, its quality sweep) on the same pixels and prints each curve's
 BD-rate against it (over 0.25-1.5 bpp, as the Kodak targets).
 
-Fits start from the shipped networks (``codec.inr.start``) where they fit the architecture, as
-the codec's do; records name that in ``variant`` ("networks from inr-start-v1"), and
-``--start random`` starts from random weights (no variant: the fit before those networks).
 Trials of the fit (records name them in ``variant``; BD-rates are also printed against the
-random-start fit's records of the same pixels): ``--seed N``, ``--hidden W`` (synthesis width),
-``--networks-from IMAGE`` (networks start from a fast random-start fit of that image, same
-folder and crop, at ``--networks-quality``) and, patched in by ``benchmarks.inr_trials``,
-``--first-layer-scale S`` and ``--grid-lr LR``.
+unchanged fit's records of the same pixels): ``--seed N``, ``--hidden W`` (synthesis width),
+and, patched in by ``benchmarks.inr_trials``, ``--networks-from IMAGE`` (networks start from a
+fast fit of that image, same folder and crop, at ``--networks-quality``), ``--first-layer-scale
+S`` and ``--grid-lr LR``.
 
 Appends to the JSON list in ``--out`` (so runs can be split), one record per point.
 """
@@ -46,9 +43,7 @@ from benchmarks.metrics import psnr
 from benchmarks.pillow_codecs import Heic
 from benchmarks.provenance import git_commit
 from codec.inr.model import Architecture
-from codec.inr.start import shipped_start
 from codec.modes.inr import encode_image
-from codec.zoo import INR_START
 
 ROOT = Path(__file__).resolve().parent.parent
 BPP_RANGE = (0.25, 1.5)
@@ -66,8 +61,6 @@ def main(argv=None) -> None:
     parser.add_argument("--heic", action="store_true", help="also record HEIC and print BD-rates against it")
     parser.add_argument("--seed", type=int, default=0, help="the fits' seed")
     parser.add_argument("--hidden", type=_positive(int), default=None, help="synthesis MLP width (default: the codec's)")
-    parser.add_argument("--start", choices=["shipped", "random"], default="shipped",
-                        help="networks the fits start from (shipped: the codec's, where they fit the architecture)")
     parser.add_argument("--networks-from", default=None, metavar="IMAGE",
                         help="start the networks from a fast fit of IMAGE (in --data, same crop)")
     parser.add_argument("--networks-quality", type=int, default=40, choices=range(1, 101), metavar="1..100",
@@ -82,16 +75,14 @@ def main(argv=None) -> None:
     records = json.loads(args.out.read_text()) if args.out.exists() else []
     arch = Architecture(first=0 if args.full_grid else 1, **({"hidden": args.hidden} if args.hidden else {}))
     grids = f"1/{2 ** arch.first}"
-    start_from, networks_from = "random", None
+    networks_from = f"{args.networks_from} q{args.networks_quality}" if args.networks_from else None
+    variant = variant_label(args.seed, args.hidden, args.first_layer_scale, args.grid_lr, networks_from)
+    networks = None
     if args.networks_from:
         kept = {}
         with networks_of(kept):
-            encode_image(_load(args.data / args.networks_from, args.crop), "HWC", args.networks_quality, arch=arch,
-                         start="random")
-        start_from, networks_from = kept["networks"], f"{args.networks_from} q{args.networks_quality}"
-    elif args.start == "shipped" and shipped_start(arch) is not None:
-        start_from, networks_from = "shipped", INR_START
-    variant = variant_label(args.seed, args.hidden, args.first_layer_scale, args.grid_lr, networks_from)
+            encode_image(_load(args.data / args.networks_from, args.crop), "HWC", args.networks_quality, arch=arch)
+        networks = kept["networks"]
     new = []
     for name in args.images:
         image = _load(args.data / name, args.crop)
@@ -104,11 +95,11 @@ def main(argv=None) -> None:
         for effort in [f"{args.steps} steps"] if args.steps else args.efforts:
             points += [(dict(where, effort=effort, quality=q, grids_from=grids, variant=variant),
                         lambda q=q, e=effort: encode_image(image, "HWC", q, e, seed=args.seed, steps=args.steps,
-                                                           arch=arch, start=start_from),
+                                                           arch=arch),
                         codec.decode) for q in args.qualities]
         for fields, encode, decode in points:
             start = time.perf_counter()
-            with patched_fit(args.first_layer_scale, args.grid_lr):
+            with patched_fit(networks, args.first_layer_scale, args.grid_lr):
                 data = encode()
             middle = time.perf_counter()
             decoded = decode(data)
@@ -169,7 +160,7 @@ def _load(path: Path, crop: tuple[int, int] | None) -> np.ndarray:
 def bd_lines(records: list[dict]) -> list[str]:
     """For each image's (and crop's) INR curve (effort, grids and variant), its BD-rate against
     the HEIC records of the same pixels over ``BPP_RANGE``, the Kodak targets' range, and a
-    variant's against the random-start fit's curve (no variant) of the same effort and grids."""
+    variant's against the unchanged fit's curve of the same effort and grids."""
     lines = []
     for image, crop in dict.fromkeys((r["image"], r.get("crop")) for r in records):
         mine = [r for r in records if (r["image"], r.get("crop")) == (image, crop)]
@@ -178,7 +169,7 @@ def bd_lines(records: list[dict]) -> list[str]:
             curves.setdefault((r["effort"], r.get("grids_from"), r.get("variant")), []).append((r["bpp"], r["psnr-rgb"]))
         anchor = curves.pop(("heic", None, None), None)
         for (effort, grids, variant), test in curves.items():
-            against = [("HEIC", anchor), ("the random-start fit", curves.get((effort, grids, None)) if variant else None)]
+            against = [("HEIC", anchor), ("the unchanged fit", curves.get((effort, grids, None)) if variant else None)]
             shown = [f"vs {name} {_bd_text(ref, test)}" for name, ref in against if ref]
             if shown:
                 label = f"{image} {effort}, grids from {grids}" + (f", {variant}" if variant else "")

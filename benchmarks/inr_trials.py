@@ -1,9 +1,10 @@
 """Changes to the INR fit that are tried without changing the codec: ``benchmarks.inr_efforts``
 patches ``codec.inr.fit`` with them for one run, so a trial is a rerunnable command, not a
-fork of the encoder (starting networks need no patch: ``encode_image(start=...)``, with
-``networks_of`` to capture them from a fit). None of them is the codec's behaviour (README,
-"Starting points and widths", says why).
+fork of the encoder. None of them is the codec's behaviour (README, "Starting points and
+widths", says why).
 
+- ``networks``: the synthesis and entropy model start from these weights (a state dict, e.g.
+  another image's fit, from ``networks_of``) instead of random ones;
 - ``first_layer_scale``: the synthesis MLP's first layer starts at this multiple of its
   weights (below 1: one latent step moves the output less, a finer latent step);
 - ``grid_lr``: the latents' learning rate instead of the fit's.
@@ -29,15 +30,17 @@ def variant_label(seed: int = 0, hidden: int | None = None, first_layer_scale: f
 
 
 @contextmanager
-def patched_fit(first_layer_scale: float | None = None, grid_lr: float | None = None):
-    """``codec.inr.fit`` with the trial's first layer and learning rate, restored after."""
+def patched_fit(networks: dict | None = None, first_layer_scale: float | None = None, grid_lr: float | None = None):
+    """``codec.inr.fit`` with the trial's starting weights and learning rate, restored after."""
     base_model, base_lr = fit_module.INRModel, fit_module._GRID_LR
 
     class TrialModel(base_model):
         def __init__(self, *args, **kwargs):
             super().__init__(*args, **kwargs)
-            if first_layer_scale is not None:
-                with torch.no_grad():
+            with torch.no_grad():
+                if networks is not None:
+                    self.load_state_dict(networks, strict=False)
+                if first_layer_scale is not None:
                     self.synthesis.mlp[0].weight.mul_(first_layer_scale)
 
     fit_module.INRModel = TrialModel

@@ -1,5 +1,4 @@
-"""The ``wavecodec`` command line: encode, decode, info, demo, fit-linear, fit-contexts, fit-inr-start, train
-(and bench).
+"""The ``wavecodec`` command line: encode, decode, info, demo, fit-linear, fit-contexts, train (and bench).
 
 Behaves like the classical codec tools: ``-`` for stdin/stdout, default output names
 that never overwrite without ``--force``, atomic writes, one summary line on stderr,
@@ -18,7 +17,7 @@ import click
 
 from codec.errors import EXIT_CODES, InputError, OutputError, WaveCodecError
 from codec.features import cli as features_cli
-from codec.zoo import INR_START, LEARNED_MODEL
+from codec.zoo import LEARNED_MODEL
 
 __all__ = ["main", "encode_main", "decode_main", "cli"]
 
@@ -435,54 +434,6 @@ def fit_contexts_cmd(data_dir, decoder_path, output, images, quiet, debug):
     _run(debug, fit)
 
 
-@click.command("fit-inr-start")
-@click.argument("image", type=click.Path(dir_okay=False))
-@click.option("-o", "--output", default=f"codec/data/{INR_START}.npz", show_default=True, help="File to write.")
-@click.option("--crop", default="768x512", show_default=True, metavar="WxH", help="Centre crop that is fitted.")
-@click.option("--quality", type=click.IntRange(1, 100), default=40, show_default=True, help="Quality of the fit.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the fit.")
-@_quiet
-@_debug
-def fit_inr_start_cmd(image, output, crop, quality, seed, quiet, debug):
-    """Make the networks RGB INR fits start from: a fast fit of one training IMAGE (never Kodak)."""
-    def make():
-        import hashlib
-
-        import numpy as np
-        from PIL import Image, UnidentifiedImageError
-
-        from codec.inr.model import Architecture
-        from codec.inr.start import centre_crop, make_start, write_start
-
-        try:
-            width, height = (int(v) for v in crop.lower().split("x"))
-        except ValueError:
-            raise InputError(f"--crop {crop!r}: expected WIDTHxHEIGHT, e.g. 768x512") from None
-        if width < 64 or height < 64:
-            raise InputError(f"--crop {crop!r}: each side must be at least 64 pixels")
-        if not Path(image).is_file():
-            raise InputError(f"{image}: no such image")
-        if not Path(output).resolve().parent.is_dir():
-            raise OutputError(f"{output}: directory {Path(output).parent} does not exist")
-        try:
-            pixels = np.asarray(Image.open(image).convert("RGB"))
-            pixels = centre_crop(pixels, width, height)
-        except (OSError, UnidentifiedImageError) as exc:
-            raise InputError(f"{image}: not a readable image ({exc})") from exc
-        except ValueError as exc:
-            raise InputError(f"{image}: {exc}") from exc
-        done = None if quiet else (lambda step, total, bpp, psnr: click.echo(
-            f"\rstep {step}/{total}, {bpp:.3f} bpp, {psnr:.2f} dB", nl=False, err=True))
-        networks = make_start(pixels, quality, seed, done)
-        if done:
-            click.echo("", err=True)
-        made_from = dict(image=Path(image).name, crop=f"{width}x{height}", quality=quality, seed=seed, effort="fast")
-        path = write_start(output, networks, Architecture(channels=3), made_from)
-        click.echo(f"wrote {path} (sha256 {hashlib.sha256(path.read_bytes()).hexdigest()})")
-
-    _run(debug, make)
-
-
 @click.command("train")
 @click.option("--data", "data_dir", required=True, type=click.Path(file_okay=False),
               help="Folder of training photographs (e.g. ../shared/data/images/train). Never Kodak.")
@@ -542,8 +493,7 @@ def cli():
     """WaveCodec: wavelet-packet compression for images and other signals."""
 
 
-for _command in (encode_cmd, decode_cmd, info_cmd, demo_cmd, fit_linear_cmd, fit_contexts_cmd, fit_inr_start_cmd,
-                 train_cmd):
+for _command in (encode_cmd, decode_cmd, info_cmd, demo_cmd, fit_linear_cmd, fit_contexts_cmd, train_cmd):
     cli.add_command(_command)
 
 

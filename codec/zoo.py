@@ -9,7 +9,7 @@ from pathlib import Path
 
 from codec.errors import FormatError
 
-__all__ = ["LEARNED_MODEL", "AUDIO_LEARNED_MODEL", "INR_START", "ModelEntry", "MODELS", "model_path", "read_model_file",
+__all__ = ["LEARNED_MODEL", "AUDIO_LEARNED_MODEL", "ModelEntry", "MODELS", "model_path", "read_model_file",
            "get_linear_model", "get_learned_model", "get_audio_learned_model"]
 
 DATA_DIR = Path(__file__).parent / "data"
@@ -24,7 +24,6 @@ class ModelEntry:
 
 LEARNED_MODEL = "learned-v3"  # the learned mode's model: what encoders write
 AUDIO_LEARNED_MODEL = "audio-learned-v1"  # the learned audio mode's decoder network
-INR_START = "inr-start-v1"  # the networks RGB INR fits start from (encoder only: files carry their own)
 
 MODELS = {
     "linear-v1": ModelEntry(
@@ -44,13 +43,6 @@ MODELS = {
         sha256="e729a91515c3d87374b5ab429de03b0763a6360ab6753c06bfe3ff7e6e1e29cc",
         made_by="python -m codec.train.audio --data ../shared/data/audio/train/music "
                 "-o codec/data/audio-learned-v1.npz (this 2-core CPU, about 7 minutes)",
-    ),
-    "inr-start-v1": ModelEntry(
-        file="inr-start-v1.npz",
-        sha256="c830261c5734b512933a2d56e755fc642d26c06911eb556015977e9ce968ae82",
-        made_by="OMP_NUM_THREADS=1 wavecodec fit-inr-start ../shared/data/images/train/urban100/urban100_img_003.png "
-                "-o codec/data/inr-start-v1.npz (centre 768x512 crop, quality 40, seed 0, effort fast; "
-                "this 2-core CPU, one thread, about 3 minutes)",
     ),
 }
 

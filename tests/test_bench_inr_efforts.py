@@ -40,7 +40,7 @@ def test_crop_full_grid_and_heic_records_and_bd_lines(tmp_path, capsys):
     main(["a.png", "--data", str(tmp_path), "--steps", "4", "--qualities", "30", "70", "--crop", "48x32",
           "--out", str(out)])
     printed = capsys.readouterr().out
-    assert "a.png 4 steps, grids from 1/2, networks from inr-start-v1: BD-rate vs HEIC" in printed
+    assert "a.png 4 steps, grids from 1/2: BD-rate vs HEIC" in printed
     assert "a.png 4 steps, grids from 1/1: BD-rate vs HEIC" in printed
 
 

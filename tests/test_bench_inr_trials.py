@@ -1,6 +1,6 @@
 """benchmarks.inr_trials and the trial options of benchmarks.inr_efforts: a trial changes only
-where a fit starts (or its latents' learning rate), names itself in the records (the shipped
-starting networks included), and leaves codec.inr.fit as it was."""
+where a fit starts (or its latents' learning rate), names itself in the records, and leaves
+codec.inr.fit as it was."""
 
 import json
 import math
@@ -24,16 +24,17 @@ def test_variant_label_names_what_changed():
     assert variant_label(networks_from="b.png q40") == "networks from b.png q40"
 
 
-def test_patched_fit_scales_the_first_layer_and_restores_the_fit():
+def test_patched_fit_starts_from_the_networks_and_restores_the_fit():
     arch = Architecture()
-    torch.manual_seed(3)
-    plain = INRModel(arch, (64, 64))
-    torch.manual_seed(3)
-    with patched_fit(first_layer_scale=0.5, grid_lr=0.3):
+    source = INRModel(arch, (64, 64))
+    networks = {k: v + 1 for k, v in source.state_dict().items() if not k.startswith("grids")}
+    with patched_fit(networks, first_layer_scale=0.5, grid_lr=0.3):
         model = fit_module.INRModel(arch, (64, 64))
         assert fit_module._GRID_LR == 0.3
-    assert torch.allclose(model.synthesis.mlp[0].weight, 0.5 * plain.synthesis.mlp[0].weight)
-    assert torch.equal(model.arm.layers[0].weight, plain.arm.layers[0].weight)
+    state = model.state_dict()
+    assert torch.equal(state["arm.layers.0.weight"], networks["arm.layers.0.weight"])
+    assert torch.equal(state["synthesis.mlp.1.bias"], networks["synthesis.mlp.1.bias"])
+    assert torch.allclose(state["synthesis.mlp.0.weight"], 0.5 * networks["synthesis.mlp.0.weight"])
     assert fit_module.INRModel is INRModel and fit_module._GRID_LR == 0.1
     with pytest.raises(RuntimeError), patched_fit(grid_lr=0.7):
         raise RuntimeError("a failed fit")
@@ -57,20 +58,15 @@ def test_trial_runs_record_their_variant(tmp_path, capsys):
     out = tmp_path / "trials.json"
     main(["a.png", "--data", str(tmp_path), "--steps", "3", "--qualities", "30", "70", "--seed", "1",
           "--first-layer-scale", "0.5", "--grid-lr", "0.2", "--networks-from", "b.png", "--out", str(out)])
-    main(["a.png", "--data", str(tmp_path), "--steps", "3", "--qualities", "30", "70", "--start", "random",
-          "--out", str(out)])
-    main(["a.png", "--data", str(tmp_path), "--steps", "3", "--qualities", "30", "--out", str(out)])
-    main(["a.png", "--data", str(tmp_path), "--steps", "3", "--qualities", "30", "--hidden", "32", "--out", str(out)])
+    main(["a.png", "--data", str(tmp_path), "--steps", "3", "--qualities", "30", "70", "--out", str(out)])
     records = json.loads(out.read_text())
-    assert [r["variant"] for r in records] == (["seed 1, networks from b.png q40, first layer x0.5, grid lr 0.2"] * 2
-                                               + [None] * 2 + ["networks from inr-start-v1", "width 32"])
+    assert [r["variant"] for r in records] == ["seed 1, networks from b.png q40, first layer x0.5, grid lr 0.2"] * 2 + [None] * 2
     assert fit_module._GRID_LR == 0.1 and fit_module.INRModel is INRModel
-    # The trial fit and the shipped start each differ from the random start (same pixels, steps and quality).
+    # The trial fit differs from the unchanged one (same pixels, steps and quality).
     assert (records[0]["bpp"], records[0]["psnr-rgb"]) != (records[2]["bpp"], records[2]["psnr-rgb"])
-    assert (records[4]["bpp"], records[4]["psnr-rgb"]) != (records[2]["bpp"], records[2]["psnr-rgb"])
 
 
-def test_bd_lines_compare_a_variant_with_the_random_start_fit():
+def test_bd_lines_compare_a_variant_with_the_unchanged_fit():
     def rec(bpp, q, variant=None, effort="fast"):
         return {"image": "x.png", "effort": effort, "bpp": bpp, "psnr-rgb": q, "grids_from": "1/2", "variant": variant}
 
@@ -82,9 +78,9 @@ def test_bd_lines_compare_a_variant_with_the_random_start_fit():
     halved = [rec(b / 2, quality(b), "seed 1") for b in (0.3, 0.6, 1.2)]
     lines = bd_lines(heic + unchanged + halved)
     assert [line.split(": ")[0] for line in lines] == ["x.png fast, grids from 1/2", "x.png fast, grids from 1/2, seed 1"]
-    assert "random-start" not in lines[0] and abs(float(lines[0].split("HEIC ")[1].rstrip("%"))) < 0.1
-    assert lines[1].endswith("BD-rate vs HEIC -50.0%; vs the random-start fit -50.0%")
-    assert bd_lines(halved) == []   # neither HEIC nor the random-start fit: nothing to compare with
+    assert "unchanged" not in lines[0] and abs(float(lines[0].split("HEIC ")[1].rstrip("%"))) < 0.1
+    assert lines[1].endswith("BD-rate vs HEIC -50.0%; vs the unchanged fit -50.0%")
+    assert bd_lines(halved) == []   # neither HEIC nor the unchanged fit: nothing to compare with
 
 
 def test_bad_trial_settings_and_missing_images_are_refused(tmp_path):
@@ -92,7 +88,7 @@ def test_bad_trial_settings_and_missing_images_are_refused(tmp_path):
     out = tmp_path / "o.json"
     base = ["a.png", "--data", str(tmp_path), "--steps", "2", "--out", str(out)]
     for bad in (["--hidden", "0"], ["--hidden", "wide"], ["--grid-lr", "-0.1"], ["--first-layer-scale", "0"],
-                ["--networks-quality", "0"], ["--start", "warm"]):
+                ["--networks-quality", "0"]):
         with pytest.raises(SystemExit) as caught:
             main(base + bad)
         assert caught.value.code == 2, bad

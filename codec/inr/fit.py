@@ -41,7 +41,6 @@ class Fitted:
     synthesis: list[np.ndarray]      # int64 weights in units of 2**-synth_bits
     synth_bits: int
     steps: int
-    networks: dict = None            # the float synthesis and entropy model before quantisation
 
 
 def _lr(step: int, total: int) -> float:
@@ -49,12 +48,8 @@ def _lr(step: int, total: int) -> float:
 
 
 def fit(x: np.ndarray, lam: float, arch: Architecture, effort: str = "fast", seconds: float | None = None,
-        seed: int = 0, progress=None, device: str | None = None, steps: int | None = None,
-        networks: dict | None = None) -> Fitted:
+        seed: int = 0, progress=None, device: str | None = None, steps: int | None = None) -> Fitted:
     """Fit (channels, H, W) samples in 0..1; returns integer weights (grids cover the padded size).
-
-    ``networks`` (a state dict of the synthesis and entropy model, e.g.
-    ``codec.inr.start.shipped_start``) are the starting weights; None starts from random ones.
 
     ``progress(step, total, bpp, psnr)`` is called every few steps. ``seconds`` replaces
     the effort's step count by as many steps as fit in that time (measured on the first
@@ -65,10 +60,7 @@ def fit(x: np.ndarray, lam: float, arch: Architecture, effort: str = "fast", sec
     target = torch.from_numpy(np.ascontiguousarray(x, np.float32))[None].to(device)
     _, height, width = x.shape
     pixels = height * width
-    model = INRModel(arch, arch.padded_size(height, width))
-    if networks is not None:
-        model.load_state_dict(networks, strict=False)
-    model = model.to(device)
+    model = INRModel(arch, arch.padded_size(height, width)).to(device)
     with torch.no_grad():  # start from the mean colour
         model.synthesis.mlp[1].bias.copy_(target.mean((0, 2, 3)).repeat_interleave(4))
     nets = list(model.synthesis.parameters()) + list(model.arm.parameters())
@@ -108,7 +100,6 @@ def _quantise(model: INRModel, target: torch.Tensor, lam: float, steps: int) -> 
     """Round the latents; pick the entropy model's and the synthesis' steps by D + lambda R."""
     h, w = target.shape[2:]
     pixels = h * w
-    networks = {k: v.detach().clone() for k, v in model.state_dict().items() if not k.startswith("grids")}
     with torch.no_grad():
         grids = [torch.round(g).clamp(-MAX_LATENT, MAX_LATENT) for g in model.grids]
         latents = [g.numpy().astype(np.int64) for g in grids]
@@ -127,4 +118,4 @@ def _quantise(model: INRModel, target: torch.Tensor, lam: float, steps: int) -> 
             if best is None or cost < best[0]:
                 best = (cost, bits, weights)
     _, bits, synthesis = best
-    return Fitted(model.arch, latents, arm, synthesis, bits, steps, networks)
+    return Fitted(model.arch, latents, arm, synthesis, bits, steps)

@@ -64,16 +64,11 @@ def _synthesis_shapes(arch: Architecture) -> list[tuple[int, ...]]:
 
 
 def encode_image(a: np.ndarray, layout: str, quality: int, effort: str = "fast", seconds: float | None = None,
-                 seed: int = 0, progress=None, arch: Architecture | None = None, steps: int | None = None,
-                 start="shipped") -> bytes:
-    """Fit and code an HxW or HxWxC image (uint8, uint16 or float32); ``steps`` overrides the effort.
-
-    ``start``: the networks the fit starts from: "shipped" (``codec.inr.start``; random where
-    none were made for this architecture), "random", or a state dict."""
+                 seed: int = 0, progress=None, arch: Architecture | None = None, steps: int | None = None) -> bytes:
+    """Fit and code an HxW or HxWxC image (uint8, uint16 or float32); ``steps`` overrides the effort."""
     # Each dtype is mapped to 0..1 as in the linear mode.
     from codec.api import _value_range
     from codec.inr.fit import fit
-    from codec.inr.start import shipped_start
 
     planes = a if a.ndim == 3 else a[:, :, None]
     height, width, channels = planes.shape
@@ -88,10 +83,7 @@ def encode_image(a: np.ndarray, layout: str, quality: int, effort: str = "fast",
     lo, hi = (float(np.float32(v)) for v in _value_range(a))
     x = (planes.transpose(2, 0, 1).astype(np.float64) - lo) / (hi - lo)
     lam = quality_to_lambda(quality)
-    if isinstance(start, str) and start not in ("shipped", "random"):
-        raise ValueError(f"start must be 'shipped', 'random' or a state dict, not {start!r}")
-    networks = shipped_start(arch) if start == "shipped" else None if start == "random" else start
-    fitted = fit(x.astype(np.float32), lam, arch, effort, seconds, seed, progress, steps=steps, networks=networks)
+    fitted = fit(x.astype(np.float32), lam, arch, effort, seconds, seed, progress, steps=steps)
     enc = Encoder()
     for w, b in fitted.arm.layers:
         encode_tensor(enc, w.astype(np.int64))
