@@ -73,7 +73,7 @@ def main(argv=None) -> None:
     if args.heic and (missing := Heic().available()):
         raise SystemExit(f"--heic: {missing}")
     records = json.loads(args.out.read_text()) if args.out.exists() else []
-    arch = Architecture(first=0 if args.full_grid else 1, **({"hidden": args.hidden} if args.hidden else {}))
+    arch = Architecture(first=0 if args.full_grid else 1, hidden=args.hidden or Architecture.hidden)
     grids = f"1/{2 ** arch.first}"
     networks_from = f"{args.networks_from} q{args.networks_quality}" if args.networks_from else None
     variant = variant_label(args.seed, args.hidden, args.first_layer_scale, args.grid_lr, networks_from)
