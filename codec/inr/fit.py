@@ -2,7 +2,10 @@
 
 Schedule (after Cool-chic): Adam with cosine-decayed learning rates; for the first 95%
 of the steps the latents see additive uniform noise (a differentiable stand-in for
-rounding), for the last 5% they are rounded with a straight-through gradient. Then the
+rounding), for the last 5% they are rounded with a straight-through gradient. That phase
+is unstable (the rate's gradient vanishes at integers, so latents drift across rounding
+boundaries and the rate climbs), so the fit keeps the parameters of its straight-through
+step with the lowest D + lambda R, not the last ones. Then the
 networks are quantised, each to the step that minimises D + lambda * R with the weights'
 own bits included: the entropy model to 2**-b (b in 8..14; it changes R only), the
 synthesis to 2**-q (q in 4..11).
@@ -68,6 +71,7 @@ def fit(x: np.ndarray, lam: float, arch: Architecture, effort: str = "fast", sec
     total = steps or EFFORTS[effort]
     start = time.perf_counter()
     step = 0
+    best = None   # (D + lambda R with rounded latents, parameters) of the best straight-through step
     while step < total:
         frac = _lr(step, total)
         for group, base in zip(opt.param_groups, (_GRID_LR, _NET_LR)):
@@ -80,6 +84,8 @@ def fit(x: np.ndarray, lam: float, arch: Architecture, effort: str = "fast", sec
         mse = torch.mean((model.decode(grids)[..., :height, :width] - target) ** 2)
         bpp = model.rate_bits(grids) / pixels
         loss = mse + lam * bpp
+        if not soft and (best is None or loss.item() < best[0]):
+            best = (loss.item(), [p.detach().clone() for p in model.parameters()])
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -88,6 +94,10 @@ def fit(x: np.ndarray, lam: float, arch: Architecture, effort: str = "fast", sec
             total = max(10, int(seconds * 5 / max(time.perf_counter() - start, 1e-6)))
         if progress and (step % 20 == 0 or step == total):
             progress(step, total, bpp.item(), 10 * math.log10(1 / max(mse.item(), 1e-12)))
+    if best is not None:
+        with torch.no_grad():
+            for p, kept in zip(model.parameters(), best[1]):
+                p.copy_(kept)
     return _quantise(model.cpu(), target.cpu(), lam, step)
 
 
