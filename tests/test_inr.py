@@ -16,7 +16,8 @@ from codec.entropy import Decoder, Encoder
 from codec.errors import FormatError, InputError
 from codec.inr import coding
 from codec.inr.context import context_size
-from codec.inr.model import ARM, LOG_SCALE_MIN, MEAN_STEPS, Architecture
+from codec.inr import fit as inr_fit
+from codec.inr.model import ARM, LOG_SCALE_MIN, MEAN_STEPS, Architecture, INRModel
 from codec.modes import inr
 from tests.conftest import psnr
 
@@ -53,6 +54,38 @@ def test_same_seed_same_file_and_seed_is_recorded(sample_rgb, rgb_file):
     other = encode(sample_rgb, seed=7)
     assert other != rgb_file
     assert "seed 7" in str(codec.info(other))
+
+
+def test_fit_keeps_its_best_rounded_step(sample_rgb, monkeypatch):
+    """The straight-through phase can end worse than it began: the parameters handed on to
+    quantisation are those of its step (or of the final update) with the lowest D + lambda R."""
+    x = torch.from_numpy(sample_rgb.transpose(2, 0, 1).astype(np.float32) / 255)
+    h, w = x.shape[1:]
+    lam = inr.quality_to_lambda(50)
+    seen, kept, recording = [], [], [True]
+    real_decode, real_rate = INRModel.decode, INRModel.rate_bits
+
+    def objective(model, grids):
+        mse = torch.mean((real_decode(model, grids)[..., :h, :w] - x[None]) ** 2)
+        return float(mse + lam * real_rate(model, grids) / (h * w))
+
+    def decode(model, grids):
+        if recording[0] and all(torch.equal(g, torch.round(g)) for g in grids):
+            with torch.no_grad():
+                seen.append(objective(model, grids))
+        return real_decode(model, grids)
+
+    def quantise(model, target, lam_, steps):
+        recording[0] = False
+        with torch.no_grad():
+            kept.append(objective(model, [torch.round(g) for g in model.grids]))
+        return steps
+
+    monkeypatch.setattr(INRModel, "decode", decode)
+    monkeypatch.setattr(inr_fit, "_quantise", quantise)
+    assert inr_fit.fit(sample_rgb.transpose(2, 0, 1) / 255, lam, Architecture(), steps=STEPS) == STEPS
+    assert len(seen) == STEPS - int(0.95 * STEPS) + 1   # the rounded steps, then the final parameters
+    assert kept[0] == pytest.approx(min(seen), rel=1e-6)
 
 
 def test_info_names_architecture_and_cost(rgb_file):

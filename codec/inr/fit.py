@@ -5,7 +5,7 @@ of the steps the latents see additive uniform noise (a differentiable stand-in f
 rounding), for the last 5% they are rounded with a straight-through gradient. That phase
 is unstable (the rate's gradient vanishes at integers, so latents drift across rounding
 boundaries and the rate climbs), so the fit keeps the parameters of its straight-through
-step with the lowest D + lambda R, not the last ones. Then the
+step (or final update) with the lowest D + lambda R, not simply the last ones. Then the
 networks are quantised, each to the step that minimises D + lambda * R with the weights'
 own bits included: the entropy model to 2**-b (b in 8..14; it changes R only), the
 synthesis to 2**-q (q in 4..11).
@@ -70,6 +70,10 @@ def fit(x: np.ndarray, lam: float, arch: Architecture, effort: str = "fast", sec
     opt = torch.optim.Adam([{"params": list(model.grids), "lr": _GRID_LR}, {"params": nets, "lr": _NET_LR}])
     total = steps or EFFORTS[effort]
     start = time.perf_counter()
+
+    def objective(grids):
+        return torch.mean((model.decode(grids)[..., :height, :width] - target) ** 2), model.rate_bits(grids) / pixels
+
     step = 0
     best = None   # (D + lambda R with rounded latents, parameters) of the best straight-through step
     while step < total:
@@ -81,8 +85,7 @@ def fit(x: np.ndarray, lam: float, arch: Architecture, effort: str = "fast", sec
             grids = [g + torch.rand_like(g) - 0.5 for g in model.grids]
         else:
             grids = [g + (torch.round(g) - g).detach() for g in model.grids]
-        mse = torch.mean((model.decode(grids)[..., :height, :width] - target) ** 2)
-        bpp = model.rate_bits(grids) / pixels
+        mse, bpp = objective(grids)
         loss = mse + lam * bpp
         if not soft and (best is None or loss.item() < best[0]):
             best = (loss.item(), [p.detach().clone() for p in model.parameters()])
@@ -96,8 +99,10 @@ def fit(x: np.ndarray, lam: float, arch: Architecture, effort: str = "fast", sec
             progress(step, total, bpp.item(), 10 * math.log10(1 / max(mse.item(), 1e-12)))
     if best is not None:
         with torch.no_grad():
-            for p, kept in zip(model.parameters(), best[1]):
-                p.copy_(kept)
+            mse, bpp = objective([torch.round(g) for g in model.grids])
+            if float(mse + lam * bpp) > best[0]:  # the last update did not beat the best step
+                for p, kept in zip(model.parameters(), best[1]):
+                    p.copy_(kept)
     return _quantise(model.cpu(), target.cpu(), lam, step)
 
 
