@@ -15,8 +15,8 @@ from codec import bitstream
 from codec.entropy import Decoder, Encoder
 from codec.errors import FormatError, InputError
 from codec.inr import coding
-from codec.inr.context import context_size
 from codec.inr import fit as inr_fit
+from codec.inr.context import context_size
 from codec.inr.model import ARM, LOG_SCALE_MIN, MEAN_STEPS, Architecture, INRModel
 from codec.modes import inr
 from tests.conftest import psnr

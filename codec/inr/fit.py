@@ -3,12 +3,12 @@
 Schedule (after Cool-chic): Adam with cosine-decayed learning rates; for the first 95%
 of the steps the latents see additive uniform noise (a differentiable stand-in for
 rounding), for the last 5% they are rounded with a straight-through gradient. That phase
-is unstable (the rate's gradient vanishes at integers, so latents drift across rounding
-boundaries and the rate climbs), so the fit keeps the parameters of its straight-through
-step (or final update) with the lowest D + lambda R, not simply the last ones. Then the
-networks are quantised, each to the step that minimises D + lambda * R with the weights'
-own bits included: the entropy model to 2**-b (b in 8..14; it changes R only), the
-synthesis to 2**-q (q in 4..11).
+is unstable (the rate's gradient, taken at the rounded value, is zero for a latent at its
+law's centre, so latents drift across rounding boundaries and the rate climbs), so the fit
+keeps the parameters of its straight-through step (or final update) with the lowest
+D + lambda R, not simply the last ones. Then the networks are quantised, each to the step
+that minimises D + lambda * R with the weights' own bits included: the entropy model to
+2**-b (b in 8..14; it changes R only), the synthesis to 2**-q (q in 4..11).
 """
 
 from __future__ import annotations
@@ -71,8 +71,9 @@ def fit(x: np.ndarray, lam: float, arch: Architecture, effort: str = "fast", sec
     total = steps or EFFORTS[effort]
     start = time.perf_counter()
 
-    def objective(grids):
-        return torch.mean((model.decode(grids)[..., :height, :width] - target) ** 2), model.rate_bits(grids) / pixels
+    def objective(grids):  # (MSE, bits per pixel)
+        mse = torch.mean((model.decode(grids)[..., :height, :width] - target) ** 2)
+        return mse, model.rate_bits(grids) / pixels
 
     step = 0
     best = None   # (D + lambda R with rounded latents, parameters) of the best straight-through step
