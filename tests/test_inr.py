@@ -2,6 +2,7 @@
 fixed-point entropy model's exactness, and one clear error per bad input or file."""
 
 import hashlib
+import math
 import subprocess
 import sys
 
@@ -83,8 +84,9 @@ def test_fit_keeps_its_best_rounded_step(sample_rgb, monkeypatch):
 
     monkeypatch.setattr(INRModel, "decode", decode)
     monkeypatch.setattr(inr_fit, "_quantise", quantise)
-    assert inr_fit.fit(sample_rgb.transpose(2, 0, 1) / 255, lam, Architecture(), steps=STEPS) == STEPS
-    assert len(seen) == STEPS - int(0.95 * STEPS) + 1   # the rounded steps, then the final parameters
+    assert inr_fit.fit(x.numpy(), lam, Architecture(), steps=STEPS) == STEPS
+    rounded_steps = STEPS - math.ceil(inr_fit._SOFT_FRACTION * STEPS)
+    assert len(seen) == rounded_steps + 1   # the rounded steps, then the final parameters
     assert kept[0] == pytest.approx(min(seen), rel=1e-6)
 
 

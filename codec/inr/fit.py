@@ -88,8 +88,10 @@ def fit(x: np.ndarray, lam: float, arch: Architecture, effort: str = "fast", sec
             grids = [g + (torch.round(g) - g).detach() for g in model.grids]
         mse, bpp = objective(grids)
         loss = mse + lam * bpp
-        if not soft and (best is None or loss.item() < best[0]):
-            best = (loss.item(), [p.detach().clone() for p in model.parameters()])
+        if not soft:
+            value = loss.item()
+            if best is None or value < best[0]:
+                best = (value, [p.detach().clone() for p in model.parameters()])
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
