@@ -224,6 +224,19 @@ def test_full_size_grid_round_trips(sample_rgb):
     assert psnr(sample_rgb, out) > psnr(sample_rgb, flat) + 3
 
 
+def test_upsampling_is_bicubic_interpolation():
+    """The coarser grids are upsampled by matrix products; they must match F.interpolate's bicubic."""
+    arch = Architecture()
+    model = INRModel(arch, (128, 192))
+    torch.manual_seed(0)
+    grids = [torch.randn(h, w) * 4 for h, w in arch.grid_shapes((128, 192))]
+    planes = model.upsample(grids)[9:]   # after the finest grid's 3x3 neighbourhood
+    expected = torch.cat([torch.nn.functional.interpolate(g[None, None], scale_factor=2 ** s, mode="bicubic",
+                                                          align_corners=False)[0] for s, g in enumerate(grids[1:], 1)])
+    assert planes.shape == expected.shape == (5, 64, 96)
+    assert torch.allclose(planes, expected, atol=1e-5)
+
+
 def test_laplace_tables_are_the_pinned_ones():
     freqs = np.stack([t.freqs for t in coding.tables()])
     assert hashlib.sha256(freqs.tobytes()).hexdigest() == coding._TABLES_SHA256

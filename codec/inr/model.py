@@ -13,6 +13,7 @@ Only the decoder's side lives here; fitting one image is ``codec.inr.fit``, the 
 form used for coding is ``codec.inr.coding``.
 """
 
+import functools
 from dataclasses import dataclass
 
 import torch
@@ -27,6 +28,15 @@ __all__ = ["LOG_SCALE_MAX", "LOG_SCALE_MIN", "MEAN_STEPS", "Architecture", "INRM
 LOG_SCALE_MIN = -819 / 256   # smallest Laplace scale exp(-3.2): the table family's first
 LOG_SCALE_MAX = LOG_SCALE_MIN + 63 / 8   # largest (about 107): 64 scales, 1/8 apart in log
 MEAN_STEPS = 4   # latents' means are coded in quarters
+
+
+@functools.lru_cache(maxsize=64)
+def _bicubic_matrix(n: int, factor: int) -> torch.Tensor:
+    """(n * factor, n): bicubic upsampling of a length-n signal (F.interpolate's weights, edges
+    replicated) as a matrix, so that upsampling a grid is two matrix products: their backward
+    pass was about 7 times faster than F.interpolate's on this CPU."""
+    eye = torch.eye(n)[:, None, :, None]
+    return F.interpolate(eye, scale_factor=(factor, 1), mode="bicubic", align_corners=False)[:, 0, :, 0].T.contiguous()
 
 
 @dataclass(frozen=True)
@@ -138,8 +148,8 @@ class INRModel(nn.Module):
                 h, w = g.shape
                 planes.append(torch.stack([p[i:i + h, j:j + w] for i in range(3) for j in range(3)]))
             else:
-                planes.append(F.interpolate(g[None, None], scale_factor=2 ** (s - 1), mode="bicubic",
-                                            align_corners=False)[0])
+                rows, cols = (_bicubic_matrix(n, 2 ** (s - 1)).to(g.device) for n in g.shape)
+                planes.append((rows @ g @ cols.T)[None])
         return torch.cat(planes)
 
     def decode(self, grids: list[torch.Tensor]) -> torch.Tensor:
