@@ -7,9 +7,11 @@ and prints a markdown table: per image, the BD-rate of the new rows against the 
 the rates both cover) and against the anchor in each run (over 0.25-1.5 bpp, as the Kodak
 targets); then the same for the mean curves (per quality, the mean bpp and PSNR over those
 images, as the harness averages), and whether the anchor's rows are identical in the two runs
-(if not, the codec change is not the only difference). Usage::
+(if not, the codec change is not the only difference). Either side may be several runs over
+disjoint images joined by commas, so that a run too long for one sitting can be done in parts
+(``--limit`` and a folder of the remaining images). Usage::
 
-    python -m benchmarks.compare_runs benchmarks/results/kodak-inr-keepbest-all \\
+    python -m benchmarks.compare_runs benchmarks/results/kodak-inr-keepbest,benchmarks/results/kodak-inr-keepbest-rest \\
         benchmarks/results/kodak-inr-quarters --codec wavecodec-inr --anchor heic
 """
 
@@ -48,6 +50,19 @@ def _rows(run: Path) -> list[dict]:
     return rows
 
 
+def _joined_rows(runs: list[Path]) -> list[dict]:
+    """The rows of runs over disjoint images, as one run's."""
+    rows, seen = [], {}
+    for run in runs:
+        part = _rows(run)
+        for image in {r["image"] for r in part}:
+            if image in seen:
+                raise CompareError(f"{image} is in both {seen[image]} and {run}; joined runs need disjoint images")
+            seen[image] = run
+        rows += part
+    return rows
+
+
 def _curve(rows: list[dict]) -> tuple[list[float], list[float]]:
     rows = sorted(rows, key=lambda r: r[RATE])
     return [r[RATE] for r in rows], [r[QUALITY] for r in rows]
@@ -66,13 +81,15 @@ def _pct(value: float | None) -> str:
     return "none" if value is None else f"{value:+.1f}%"
 
 
-def compare(new: Path, old: Path, codec: str, anchor: str) -> str:
-    """The markdown report (see the module's docstring)."""
-    runs = {"new": _rows(new), "old": _rows(old)}
+def compare(new: list[Path], old: list[Path], codec: str, anchor: str) -> str:
+    """The markdown report (see the module's docstring); each side is one run or several joined."""
+    folders = {"new": new, "old": old}
+    runs = {name: _joined_rows(parts) for name, parts in folders.items()}
     for name, rows in runs.items():
         for wanted in (codec, anchor):
             if not any(r["codec"] == wanted for r in rows):
-                raise CompareError(f"the {name} run ({new if name == 'new' else old}) has no rows of {wanted}")
+                where = ",".join(map(str, folders[name]))
+                raise CompareError(f"the {name} run ({where}) has no rows of {wanted}")
     images = sorted(set.intersection(*({r["image"] for r in rows if r["codec"] == codec} for rows in runs.values())))
     if not images:
         raise CompareError(f"the two runs share no image coded by {codec}")
@@ -100,10 +117,15 @@ def compare(new: Path, old: Path, codec: str, anchor: str) -> str:
     return "\n".join(lines)
 
 
+def _folders(text: str) -> list[Path]:
+    return [Path(part) for part in text.split(",")]
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("new", type=Path, help="results folder of the run after the change")
-    parser.add_argument("old", type=Path, help="results folder of the run before it")
+    parser.add_argument("new", type=_folders, help="results folder of the run after the change "
+                        "(or several over disjoint images, joined by commas)")
+    parser.add_argument("old", type=_folders, help="results folder of the run before it (the same)")
     parser.add_argument("--codec", default="wavecodec-inr")
     parser.add_argument("--anchor", default="heic")
     args = parser.parse_args(argv)

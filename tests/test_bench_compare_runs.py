@@ -39,6 +39,17 @@ def test_per_image_and_mean_curve_bd_rates(tmp_path, capsys):
     assert "heic rows of these images identical in both runs (bytes, bpp, psnr-rgb): yes" in out
 
 
+def test_a_side_can_be_runs_over_disjoint_images_joined(tmp_path, capsys):
+    first = write_run(tmp_path / "first", 1.2, images=("a.png",))
+    rest = write_run(tmp_path / "rest", 1.44, images=("b.png",))
+    old = write_run(tmp_path / "old", 1.2)
+    main([f"{first},{rest}", str(old)])
+    out = capsys.readouterr().out
+    assert "| 2 images |" in out
+    assert "| a.png | +0.0% | +20.0% | +20.0% |" in out and "| b.png | +20.0% | +44.0% | +20.0% |" in out
+    assert "heic rows of these images identical in both runs (bytes, bpp, psnr-rgb): yes" in out
+
+
 def test_a_changed_anchor_is_flagged(tmp_path, capsys):
     main([str(write_run(tmp_path / "new", 1.2, anchor_psnr_shift=0.1)), str(write_run(tmp_path / "old", 1.2))])
     assert "identical in both runs (bytes, bpp, psnr-rgb): NO" in capsys.readouterr().out
@@ -49,6 +60,7 @@ def test_a_changed_anchor_is_flagged(tmp_path, capsys):
     ("columns", "is not a per_image.csv of an image benchmark"),
     ("codec", "has no rows of jpeg"),
     ("images", "share no image coded by wavecodec-inr"),
+    ("overlap", "joined runs need disjoint images"),
 ])
 def test_bad_runs_are_refused_with_one_line(tmp_path, capsys, case, message):
     old = write_run(tmp_path / "old", 1.5)
@@ -56,6 +68,8 @@ def test_bad_runs_are_refused_with_one_line(tmp_path, capsys, case, message):
         new = tmp_path / "absent"
     elif case == "columns":
         new = write_run(tmp_path / "new", 1.2, fields=FIELDS[:-1])
+    elif case == "overlap":
+        new = f"{write_run(tmp_path / 'first', 1.2)},{write_run(tmp_path / 'rest', 1.2, images=('b.png',))}"
     else:
         new = write_run(tmp_path / "new", 1.2, images=("z.png",) if case == "images" else ("a.png",))
     args = [str(new), str(old)] + (["--anchor", "jpeg"] if case == "codec" else [])
