@@ -14,6 +14,8 @@ disjoint images joined by commas, so that a run too long for one sitting can be 
     python -m benchmarks.compare_runs benchmarks/results/kodak-inr-keepbest-all \\
         benchmarks/results/kodak-inr-quarters --codec wavecodec-inr --anchor heic
     python -m benchmarks.compare_runs FIRST8,REST16 OLD     # a side done in two parts
+    python -m benchmarks.compare_runs benchmarks/results/kodak-inr-medium \\
+        benchmarks/results/kodak-inr-keepbest-all --codec wavecodec-inr-medium --old-codec wavecodec-inr
 """
 
 import argparse
@@ -93,16 +95,19 @@ def _pct(value: float | None) -> str:
     return "none" if value is None else f"{value:+.1f}%"
 
 
-def compare(new: list[Path], old: list[Path], codec: str, anchor: str) -> str:
-    """The markdown report (see the module's docstring); each side is one run or several joined."""
+def compare(new: list[Path], old: list[Path], codec: str, anchor: str, old_codec: str | None = None) -> str:
+    """The markdown report (see the module's docstring); each side is one run or several joined,
+    and the old side's codec may have another name (e.g. another effort)."""
     folders = {"new": new, "old": old}
+    codecs = {"new": codec, "old": old_codec or codec}
     runs = {name: _joined_rows(parts) for name, parts in folders.items()}
     for name, rows in runs.items():
-        for wanted in (codec, anchor):
+        for wanted in (codecs[name], anchor):
             if not any(r["codec"] == wanted for r in rows):
                 where = ",".join(map(str, folders[name]))
                 raise CompareError(f"the {name} run ({where}) has no rows of {wanted}")
-    images = sorted(set.intersection(*({r["image"] for r in rows if r["codec"] == codec} for rows in runs.values())))
+    images = sorted(set.intersection(*({r["image"] for r in rows if r["codec"] == codecs[name]}
+                                        for name, rows in runs.items())))
     if not images:
         raise CompareError(f"the two runs share no image coded by {codec}")
 
@@ -112,7 +117,7 @@ def compare(new: list[Path], old: list[Path], codec: str, anchor: str) -> str:
 
     lines = [f"| {len(images)} images | new vs old | new vs {anchor} | old vs {anchor} |", "|---|---|---|---|"]
     for image in images + [None]:
-        new_rows, old_rows = pick("new", codec, image), pick("old", codec, image)
+        new_rows, old_rows = pick("new", codecs["new"], image), pick("old", codecs["old"], image)
         shape = _curve if image else _mean_curve
         cells = [bd_rate(shape(old_rows), shape(new_rows)),
                  bd_rate(shape(pick("new", anchor, image)), shape(new_rows), ImageKind.bd_range),
@@ -120,7 +125,7 @@ def compare(new: list[Path], old: list[Path], codec: str, anchor: str) -> str:
         lines.append(f"| {image or '**mean curve**'} | " + " | ".join(_pct(c) for c in cells) + " |")
     lines.append("")
     for run in ("new", "old"):
-        rates, psnrs = _mean_curve(pick(run, codec))
+        rates, psnrs = _mean_curve(pick(run, codecs[run]))
         lines.append(f"Mean curve, {run}: " + ", ".join(f"{r:.3f} bpp / {p:.2f} dB" for r, p in zip(rates, psnrs)))
     lines.append(f"\n{anchor} rows of these images identical in both runs (bytes, {RATE}, {QUALITY}): "
                  f"{'yes' if _same_rows(pick('new', anchor), pick('old', anchor)) else 'NO'}")
@@ -137,10 +142,12 @@ def main(argv=None) -> None:
                         "(or several over disjoint images, joined by commas)")
     parser.add_argument("old", type=_folders, help="results folder of the run before it (the same)")
     parser.add_argument("--codec", default="wavecodec-inr")
+    parser.add_argument("--old-codec", default=None, help="the old run's codec, if not --codec "
+                        "(e.g. wavecodec-inr against wavecodec-inr-medium)")
     parser.add_argument("--anchor", default="heic")
     args = parser.parse_args(argv)
     try:
-        print(compare(args.new, args.old, args.codec, args.anchor))
+        print(compare(args.new, args.old, args.codec, args.anchor, args.old_codec))
     except CompareError as exc:
         sys.exit(f"compare_runs: {exc}")
 

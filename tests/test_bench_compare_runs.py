@@ -39,6 +39,19 @@ def test_per_image_and_mean_curve_bd_rates(tmp_path, capsys):
     assert "heic rows of these images identical in both runs (bytes, bpp, psnr-rgb): yes" in out
 
 
+def test_the_old_side_may_name_another_codec(tmp_path, capsys):
+    new = write_run(tmp_path / "new", 1.2)
+    old = write_run(tmp_path / "old", 1.5)
+    with (old / "per_image.csv").open() as f:
+        text = f.read().replace("wavecodec-inr", "wavecodec-inr-fast")
+    (old / "per_image.csv").write_text(text)
+    main([str(new), str(old), "--old-codec", "wavecodec-inr-fast"])
+    assert "| **mean curve** | -20.0% | +20.0% | +50.0% |" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as stop:
+        main([str(new), str(old)])
+    assert "has no rows of wavecodec-inr" in str(stop.value.code)
+
+
 def test_a_side_can_be_runs_over_disjoint_images_joined(tmp_path, capsys):
     first = write_run(tmp_path / "first", 1.2, images=("a.png",))
     rest = write_run(tmp_path / "rest", 1.44, images=("b.png",))
