@@ -42,9 +42,8 @@ def test_per_image_and_mean_curve_bd_rates(tmp_path, capsys):
 def test_the_old_side_may_name_another_codec(tmp_path, capsys):
     new = write_run(tmp_path / "new", 1.2)
     old = write_run(tmp_path / "old", 1.5)
-    with (old / "per_image.csv").open() as f:
-        text = f.read().replace("wavecodec-inr", "wavecodec-inr-fast")
-    (old / "per_image.csv").write_text(text)
+    csv_path = old / "per_image.csv"
+    csv_path.write_text(csv_path.read_text().replace("wavecodec-inr", "wavecodec-inr-fast"))
     main([str(new), str(old), "--old-codec", "wavecodec-inr-fast"])
     assert "| **mean curve** | -20.0% | +20.0% | +50.0% |" in capsys.readouterr().out
     with pytest.raises(SystemExit) as stop:
