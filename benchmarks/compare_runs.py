@@ -109,7 +109,8 @@ def compare(new: list[Path], old: list[Path], codec: str, anchor: str, old_codec
     images = sorted(set.intersection(*({r["image"] for r in rows if r["codec"] == codecs[name]}
                                         for name, rows in runs.items())))
     if not images:
-        raise CompareError(f"the two runs share no image coded by {codec}")
+        named = " and ".join(dict.fromkeys(codecs.values()))
+        raise CompareError(f"the two runs share no image coded by {named}")
 
     def pick(run, name, image=None):
         return [r for r in runs[run] if r["codec"] == name and (image is None or r["image"] == image)

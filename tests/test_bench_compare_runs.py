@@ -49,6 +49,10 @@ def test_the_old_side_may_name_another_codec(tmp_path, capsys):
     with pytest.raises(SystemExit) as stop:
         main([str(new), str(old)])
     assert "has no rows of wavecodec-inr" in str(stop.value.code)
+    elsewhere = write_run(tmp_path / "elsewhere", 1.2, images=("z.png",))
+    with pytest.raises(SystemExit) as stop:
+        main([str(elsewhere), str(old), "--old-codec", "wavecodec-inr-fast"])
+    assert "share no image coded by wavecodec-inr and wavecodec-inr-fast" in str(stop.value.code)
 
 
 def test_a_side_can_be_runs_over_disjoint_images_joined(tmp_path, capsys):
