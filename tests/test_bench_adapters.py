@@ -71,15 +71,17 @@ def recording_codec(monkeypatch, tmp_path):
 
 def test_inr_gets_one_opt_in_adapter_per_effort(recording_codec):
     by_name = {a.name: a for a in wavecodec_codecs.adapters()}
-    assert list(by_name) == ["wavecodec-linear", "wavecodec-learned", "wavecodec-inr", "wavecodec-inr-medium"]
+    assert list(by_name) == ["wavecodec-linear", "wavecodec-learned", "wavecodec-inr", "wavecodec-inr-medium",
+                            "wavecodec-inr-slow"]
     assert not by_name["wavecodec-linear"].opt_in and not by_name["wavecodec-learned"].opt_in
-    for name, effort in (("wavecodec-inr", "fast"), ("wavecodec-inr-medium", "medium")):
+    for name, effort in (("wavecodec-inr", "fast"), ("wavecodec-inr-medium", "medium"), ("wavecodec-inr-slow", "slow")):
         adapter = by_name[name]
         assert adapter.opt_in and adapter.available() is None
         assert adapter.qualities == (20, 40, 60, 80) and effort in adapter.description
         assert adapter.version().endswith(f"mode=inr effort={effort}")
         assert adapter.encode(np.zeros((8, 8, 3), np.uint8), 40) == b"fit"
         assert recording_codec.calls[-1] == {"quality": 40, "mode": "inr", "effort": effort}
-    assert by_name["wavecodec-inr"].version() != by_name["wavecodec-inr-medium"].version()  # distinct cache keys
+    versions = {by_name[name].version() for name in ("wavecodec-inr", "wavecodec-inr-medium", "wavecodec-inr-slow")}
+    assert len(versions) == 3  # distinct cache keys
     by_name["wavecodec-linear"].encode(np.zeros((8, 8, 3), np.uint8), 30)
     assert recording_codec.calls[-1] == {"quality": 30, "mode": "linear"}  # other modes as before

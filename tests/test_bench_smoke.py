@@ -210,7 +210,7 @@ def test_opt_in_codecs_run_only_when_named(fake):
     fake(Quantiser("quick"))
     default = {a.name for a in select(None, "image")[0]}
     assert "quick" in default and "slow" not in default
-    assert not {"wavecodec-inr", "wavecodec-inr-medium"} & default
+    assert not {"wavecodec-inr", "wavecodec-inr-medium", "wavecodec-inr-slow"} & default
     assert [a.name for a in select(["slow"], "image")[0]] == ["slow"]
     listing = run("--list").output.splitlines()
     assert "opt-in" in next(line for line in listing if line.startswith("slow "))
