@@ -51,15 +51,23 @@ def _write_output(path: str, data: bytes, force: bool) -> None:
         Path(tmp).write_bytes(data)
 
 
-@contextlib.contextmanager
-def _atomic(path: str, force: bool):
-    """A temporary path beside ``path``, renamed onto it if the block succeeds, else removed."""
+def _check_output(path: str, force: bool) -> Path:
+    """Refuse an output that cannot be written (missing folder, existing file without --force);
+    returns its folder."""
     p = Path(path)
     folder = p.parent if str(p.parent) else Path(".")
     if not folder.is_dir():
         raise OutputError(f"{path}: directory {folder} does not exist")
     if p.exists() and not force:
         raise OutputError(f"{path}: already exists (use --force to overwrite)")
+    return folder
+
+
+@contextlib.contextmanager
+def _atomic(path: str, force: bool):
+    """A temporary path beside ``path``, renamed onto it if the block succeeds, else removed."""
+    p = Path(path)
+    folder = _check_output(path, force)
     try:
         fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{p.name}.", suffix=".tmp")
         os.close(fd)
@@ -131,6 +139,8 @@ def _encode(src, output, quality, bpp, mode, layout, max_error, force, quiet, kb
     if kbps is not None:
         raise InputError(f"{src}: --kbps applies to audio; use --bpp for images")
     signal = _load_signal(data, src)
+    if out != "-":  # before encoding: an INR fit takes minutes
+        _check_output(out, force)
     start = time.perf_counter()
     extra = {}
     if mode == "inr":

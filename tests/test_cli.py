@@ -47,6 +47,15 @@ def test_existing_outputs_are_kept_unless_forced(png):
     assert codec.info(wlc.read_bytes()).header.mode == "linear"
 
 
+def test_inr_encode_refuses_an_existing_output_before_fitting(png):
+    wlc = png.with_suffix(".wlc")
+    wlc.write_bytes(b"precious")
+    r = run("encode", png, "--mode", "inr", "--effort", "slow")
+    assert r.returncode == 5 and b"already exists" in r.stderr
+    assert b"fitting" not in r.stderr  # no progress line: refused before the fit started
+    assert wlc.read_bytes() == b"precious"
+
+
 def test_stdin_to_stdout_pipeline(png, sample_rgb):
     enc = run("encode", "-", "--quiet", stdin=png.read_bytes())
     assert enc.returncode == 0 and enc.stderr == b""
