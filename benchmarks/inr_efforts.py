@@ -21,7 +21,7 @@ Trials of the fit (records name them in ``variant``; BD-rates are also printed a
 unchanged fit's records of the same pixels): ``--seed N``, ``--hidden W`` (synthesis width),
 and, patched in by ``benchmarks.inr_trials``, ``--networks-from IMAGE`` (networks start from a
 fast fit of that image, same folder and crop, at ``--networks-quality``), ``--first-layer-scale
-S`` and ``--grid-lr LR``.
+S``, ``--grid-lr LR`` and ``--soft-round``.
 
 Appends to the JSON list in ``--out`` (so runs can be split), one record per point.
 """
@@ -68,6 +68,8 @@ def main(argv=None) -> None:
     parser.add_argument("--first-layer-scale", type=_positive(float), default=None,
                         help="scale the MLP's first layer at start")
     parser.add_argument("--grid-lr", type=_positive(float), default=None, help="the latents' learning rate")
+    parser.add_argument("--soft-round", action="store_true",
+                        help="C3's soft rounding with Gaussian noise in the soft phase, not uniform noise")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "kodak-inr" / "efforts.json")
     args = parser.parse_args(argv)
     if args.heic and (missing := Heic().available()):
@@ -76,7 +78,8 @@ def main(argv=None) -> None:
     arch = Architecture(first=0 if args.full_grid else 1, hidden=args.hidden or Architecture.hidden)
     grids = f"1/{2 ** arch.first}"
     networks_from = f"{args.networks_from} q{args.networks_quality}" if args.networks_from else None
-    variant = variant_label(args.seed, args.hidden, args.first_layer_scale, args.grid_lr, networks_from)
+    variant = variant_label(args.seed, args.hidden, args.first_layer_scale, args.grid_lr, networks_from,
+                            args.soft_round)
     networks = None
     if args.networks_from:
         kept = {}
@@ -99,7 +102,7 @@ def main(argv=None) -> None:
                         codec.decode) for q in args.qualities]
         for fields, encode, decode in points:
             start = time.perf_counter()
-            with patched_fit(networks, args.first_layer_scale, args.grid_lr):
+            with patched_fit(networks, args.first_layer_scale, args.grid_lr, args.soft_round):
                 data = encode()
             middle = time.perf_counter()
             decoded = decode(data)

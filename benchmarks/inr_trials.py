@@ -7,9 +7,14 @@ widths", says why).
   another image's fit, from ``networks_of``) instead of random ones;
 - ``first_layer_scale``: the synthesis MLP's first layer starts at this multiple of its
   weights (below 1: one latent step moves the output less, a finer latent step);
-- ``grid_lr``: the latents' learning rate instead of the fit's.
+- ``grid_lr``: the latents' learning rate instead of the fit's;
+- ``soft_round``: the soft phase sees soft-rounded latents plus Gaussian noise, soft-rounded
+  again (C3's relaxation, Kim et al. 2023, as Cool-chic's "c3x" preset schedules it:
+  temperature 0.3 -> 0.1, noise deviation 0.25 -> 0.1 through the phase) instead of the
+  latents plus uniform noise; rate and distortion both see those values.
 """
 
+import math
 from contextlib import contextmanager
 
 import torch
@@ -20,19 +25,35 @@ __all__ = ["networks_of", "patched_fit", "variant_label"]
 
 
 def variant_label(seed: int = 0, hidden: int | None = None, first_layer_scale: float | None = None,
-                  grid_lr: float | None = None, networks_from: str | None = None) -> str | None:
+                  grid_lr: float | None = None, networks_from: str | None = None,
+                  soft_round: bool = False) -> str | None:
     """What a run changed from the codec's own fit, for its records; None when nothing."""
     parts = [f"seed {seed}" if seed else "", f"width {hidden}" if hidden else "",
              f"networks from {networks_from}" if networks_from else "",
              f"first layer x{first_layer_scale:g}" if first_layer_scale is not None else "",
-             f"grid lr {grid_lr:g}" if grid_lr is not None else ""]
+             f"grid lr {grid_lr:g}" if grid_lr is not None else "",
+             "soft round" if soft_round else ""]
     return ", ".join(p for p in parts if p) or None
 
 
+def soft_round(y: torch.Tensor, temperature: float) -> torch.Tensor:
+    """Agustsson & Theis' soft rounding: the identity as the temperature grows, rounding at 0."""
+    floor = torch.floor(y)
+    return floor + 0.5 + 0.5 * torch.tanh((y - floor - 0.5) / temperature) / math.tanh(0.5 / temperature)
+
+
+def soft_round_latents(grids, progress: float) -> list[torch.Tensor]:
+    """C3's relaxation, annealed through the soft phase (``progress`` 0..1)."""
+    temperature = 0.3 - 0.2 * progress
+    deviation = 0.25 - 0.15 * progress
+    return [soft_round(soft_round(g, temperature) + deviation * torch.randn_like(g), temperature) for g in grids]
+
+
 @contextmanager
-def patched_fit(networks: dict | None = None, first_layer_scale: float | None = None, grid_lr: float | None = None):
-    """``codec.inr.fit`` with the trial's starting weights and learning rate, restored after."""
-    base_model, base_lr = fit_module.INRModel, fit_module._GRID_LR
+def patched_fit(networks: dict | None = None, first_layer_scale: float | None = None, grid_lr: float | None = None,
+                soft_round: bool = False):
+    """``codec.inr.fit`` with the trial's starting weights, learning rate and relaxation, restored after."""
+    base_model, base_lr, base_soft = fit_module.INRModel, fit_module._GRID_LR, fit_module._soft_latents
 
     class TrialModel(base_model):
         def __init__(self, *args, **kwargs):
@@ -45,10 +66,11 @@ def patched_fit(networks: dict | None = None, first_layer_scale: float | None = 
 
     fit_module.INRModel = TrialModel
     fit_module._GRID_LR = base_lr if grid_lr is None else grid_lr
+    fit_module._soft_latents = soft_round_latents if soft_round else base_soft
     try:
         yield
     finally:
-        fit_module.INRModel, fit_module._GRID_LR = base_model, base_lr
+        fit_module.INRModel, fit_module._GRID_LR, fit_module._soft_latents = base_model, base_lr, base_soft
 
 
 @contextmanager

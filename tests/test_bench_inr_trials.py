@@ -12,7 +12,7 @@ from PIL import Image
 
 import codec.inr.fit as fit_module
 from benchmarks.inr_efforts import bd_lines, main
-from benchmarks.inr_trials import networks_of, patched_fit, variant_label
+from benchmarks.inr_trials import networks_of, patched_fit, soft_round, soft_round_latents, variant_label
 from codec.inr.model import Architecture, INRModel
 from codec.modes.inr import encode_image
 
@@ -22,6 +22,33 @@ def test_variant_label_names_what_changed():
     assert variant_label(seed=1) == "seed 1"
     assert variant_label(hidden=96, first_layer_scale=0.25, grid_lr=0.4) == "width 96, first layer x0.25, grid lr 0.4"
     assert variant_label(networks_from="b.png q40") == "networks from b.png q40"
+    assert variant_label(seed=2, soft_round=True) == "seed 2, soft round"
+
+
+def test_soft_round_goes_from_identity_to_rounding():
+    y = torch.linspace(-2.43, 2.43, 28)   # no half-integers, where rounding is ambiguous
+    assert torch.allclose(soft_round(y, 50.0), y, atol=1e-4)        # hot: about the identity
+    assert torch.allclose(soft_round(y, 0.002), torch.round(y), atol=1e-6)   # cold: rounding
+    mid = soft_round(y, 0.2)
+    assert torch.allclose(soft_round(torch.arange(-2.0, 3.0), 0.2), torch.arange(-2.0, 3.0), atol=1e-6)  # integers stay
+    assert (mid[1:] >= mid[:-1]).all()   # monotone
+    torch.manual_seed(0)
+    grids = [torch.full((40, 40), 0.3), torch.full((20, 20), 1.7)]
+    early, late = soft_round_latents(grids, 0.0), soft_round_latents(grids, 1.0)
+    # Later in the phase: colder and less noise, so the values sit closer to the integers.
+    assert (early[0] - 0).abs().mean() > (late[0] - 0).abs().mean() and (late[1] - 2).abs().mean() < 0.1
+
+
+def test_soft_round_trial_replaces_the_relaxation_and_restores_it():
+    base = fit_module._soft_latents
+    with patched_fit(soft_round=True):
+        assert fit_module._soft_latents is soft_round_latents
+    assert fit_module._soft_latents is base
+    image = np.random.default_rng(3).integers(0, 255, (24, 24, 3), dtype=np.uint8)
+    plain = encode_image(image, "HWC", 50, steps=6)
+    with patched_fit(soft_round=True):
+        trial = encode_image(image, "HWC", 50, steps=6)
+    assert trial != plain and encode_image(image, "HWC", 50, steps=6) == plain   # it changes the fit, and only inside
 
 
 def test_patched_fit_starts_from_the_networks_and_restores_the_fit():

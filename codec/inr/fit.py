@@ -50,6 +50,13 @@ def _lr(step: int, total: int) -> float:
     return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * step / total))
 
 
+def _soft_latents(grids, progress: float) -> list[torch.Tensor]:
+    """The latents as the soft phase sees them: plus uniform noise, a differentiable stand-in
+    for rounding. ``progress`` (0..1 through that phase) is for schedules that anneal; trials
+    of other relaxations (``benchmarks.inr_trials``) replace this function."""
+    return [g + torch.rand_like(g) - 0.5 for g in grids]
+
+
 def fit(x: np.ndarray, lam: float, arch: Architecture, effort: str = "fast", seconds: float | None = None,
         seed: int = 0, progress=None, device: str | None = None, steps: int | None = None) -> Fitted:
     """Fit (channels, H, W) samples in 0..1; returns integer weights (grids cover the padded size).
@@ -83,7 +90,7 @@ def fit(x: np.ndarray, lam: float, arch: Architecture, effort: str = "fast", sec
             group["lr"] = base * frac
         soft = step < _SOFT_FRACTION * total
         if soft:
-            grids = [g + torch.rand_like(g) - 0.5 for g in model.grids]
+            grids = _soft_latents(model.grids, step / (_SOFT_FRACTION * total))
         else:
             grids = [g + (torch.round(g) - g).detach() for g in model.grids]
         mse, bpp = objective(grids)
