@@ -21,7 +21,7 @@ import torch
 
 import codec.inr.fit as fit_module
 
-__all__ = ["networks_of", "patched_fit", "variant_label"]
+__all__ = ["networks_of", "patched_fit", "soft_round", "soft_round_latents", "variant_label"]
 
 
 def variant_label(seed: int = 0, hidden: int | None = None, first_layer_scale: float | None = None,

@@ -1,4 +1,4 @@
-"""WaveCodec's own modes as benchmark adapters, one per name in ``codec.MODES`` (two for ``inr``).
+"""WaveCodec's own modes as benchmark adapters, one per name in ``codec.MODES`` (one per effort for ``inr``).
 
 The ``inr`` mode fits a network to each image (about 1-2 minutes per Kodak image at effort "fast",
 3-7 at "medium", 5-15 at "slow"), so it gets one opt-in adapter per effort: ``wavecodec-inr``
