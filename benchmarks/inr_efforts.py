@@ -21,7 +21,8 @@ Trials of the fit (records name them in ``variant``; BD-rates are also printed a
 unchanged fit's records of the same pixels): ``--seed N``, ``--hidden W`` (synthesis width),
 and, patched in by ``benchmarks.inr_trials``, ``--networks-from IMAGE`` (networks start from a
 fast fit of that image, same folder and crop, at ``--networks-quality``), ``--first-layer-scale
-S``, ``--grid-lr LR`` and ``--soft-round``.
+S``, ``--grid-lr LR``, ``--net-lr LR``, ``--soft-round`` and ``--start-from FILE`` (the
+amortised start trained by ``benchmarks.inr_amortized``).
 
 Appends to the JSON list in ``--out`` (so runs can be split), one record per point.
 """
@@ -38,6 +39,7 @@ from PIL import Image
 import codec
 from benchmarks.bdrate import bd_rate
 from benchmarks.cache import atomic_write
+from benchmarks.inr_amortized import start_from
 from benchmarks.inr_trials import networks_of, patched_fit, variant_label
 from benchmarks.metrics import psnr
 from benchmarks.pillow_codecs import Heic
@@ -68,6 +70,9 @@ def main(argv=None) -> None:
     parser.add_argument("--first-layer-scale", type=_positive(float), default=None,
                         help="scale the MLP's first layer at start")
     parser.add_argument("--grid-lr", type=_positive(float), default=None, help="the latents' learning rate")
+    parser.add_argument("--net-lr", type=_positive(float), default=None, help="the networks' learning rate")
+    parser.add_argument("--start-from", type=Path, default=None, metavar="FILE",
+                        help="start each fit from this amortised start (benchmarks.inr_amortized)")
     parser.add_argument("--soft-round", action="store_true",
                         help="C3's soft rounding with Gaussian noise in the soft phase, not uniform noise")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "kodak-inr" / "efforts.json")
@@ -79,7 +84,10 @@ def main(argv=None) -> None:
     grids = f"1/{2 ** arch.first}"
     networks_from = f"{args.networks_from} q{args.networks_quality}" if args.networks_from else None
     variant = variant_label(args.seed, args.hidden, args.first_layer_scale, args.grid_lr, networks_from,
-                            args.soft_round)
+                            args.soft_round, args.start_from and args.start_from.name, args.net_lr)
+    if args.start_from and not args.start_from.is_file():
+        raise SystemExit(f"{args.start_from}: no such file")
+    starting_point = start_from(args.start_from) if args.start_from else None
     networks = None
     if args.networks_from:
         kept = {}
@@ -102,7 +110,8 @@ def main(argv=None) -> None:
                         codec.decode) for q in args.qualities]
         for fields, encode, decode in points:
             start = time.perf_counter()
-            with patched_fit(networks, args.first_layer_scale, args.grid_lr, args.soft_round):
+            with patched_fit(networks, args.first_layer_scale, args.grid_lr, args.soft_round, starting_point,
+                             args.net_lr):
                 data = encode()
             middle = time.perf_counter()
             decoded = decode(data)

@@ -23,6 +23,7 @@ def test_variant_label_names_what_changed():
     assert variant_label(hidden=96, first_layer_scale=0.25, grid_lr=0.4) == "width 96, first layer x0.25, grid lr 0.4"
     assert variant_label(networks_from="b.png q40") == "networks from b.png q40"
     assert variant_label(seed=2, soft_round=True) == "seed 2, soft round"
+    assert variant_label(start_from="s.pt", net_lr=0.005) == "start from s.pt, net lr 0.005"
 
 
 def test_soft_round_goes_from_identity_to_rounding():
@@ -66,6 +67,20 @@ def test_patched_fit_starts_from_the_networks_and_restores_the_fit():
     with pytest.raises(RuntimeError), patched_fit(grid_lr=0.7):
         raise RuntimeError("a failed fit")
     assert fit_module._GRID_LR == 0.1   # restored after an error too
+
+
+def test_patched_fit_replaces_the_start_and_the_networks_learning_rate_and_restores_them():
+    base_start, calls = fit_module._start, []
+
+    def start(model, target, lam):
+        calls.append((model.arch, tuple(target.shape), lam))
+
+    image = np.random.default_rng(4).integers(0, 255, (24, 24, 3), dtype=np.uint8)
+    with patched_fit(start=start, net_lr=0.005):
+        assert fit_module._NET_LR == 0.005
+        encode_image(image, "HWC", 50, steps=2)
+    assert calls == [(Architecture(), (1, 3, 24, 24), pytest.approx(10 ** -3.0))]
+    assert fit_module._start is base_start and fit_module._NET_LR == 0.02
 
 
 def test_networks_of_keeps_a_fits_networks():
@@ -115,12 +130,14 @@ def test_bad_trial_settings_and_missing_images_are_refused(tmp_path):
     out = tmp_path / "o.json"
     base = ["a.png", "--data", str(tmp_path), "--steps", "2", "--out", str(out)]
     for bad in (["--hidden", "0"], ["--hidden", "wide"], ["--grid-lr", "-0.1"], ["--first-layer-scale", "0"],
-                ["--networks-quality", "0"]):
+                ["--networks-quality", "0"], ["--net-lr", "0"]):
         with pytest.raises(SystemExit) as caught:
             main(base + bad)
         assert caught.value.code == 2, bad
     with pytest.raises(SystemExit, match="b.png: no such image"):
         main(base + ["--networks-from", "b.png"])
+    with pytest.raises(SystemExit, match="s.pt: no such file"):
+        main(base + ["--start-from", str(tmp_path / "s.pt")])
     with pytest.raises(SystemExit, match="c.png: no such image"):
         main(["c.png"] + base[1:])
     assert not out.exists()

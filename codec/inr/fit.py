@@ -57,6 +57,13 @@ def _soft_latents(grids, progress: float) -> list[torch.Tensor]:
     return [g + torch.rand_like(g) - 0.5 for g in grids]
 
 
+def _start(model: INRModel, target: torch.Tensor, lam: float) -> None:
+    """Set the starting point: zero latents, random networks emitting the image's mean colour.
+    Trials of other starting points (``benchmarks.inr_trials``) replace this function."""
+    with torch.no_grad():
+        model.synthesis.mlp[1].bias.copy_(target.mean((0, 2, 3)).repeat_interleave(4))
+
+
 def fit(x: np.ndarray, lam: float, arch: Architecture, effort: str = "fast", seconds: float | None = None,
         seed: int = 0, progress=None, device: str | None = None, steps: int | None = None) -> Fitted:
     """Fit (channels, H, W) samples in 0..1; returns integer weights (grids cover the padded size).
@@ -71,8 +78,7 @@ def fit(x: np.ndarray, lam: float, arch: Architecture, effort: str = "fast", sec
     _, height, width = x.shape
     pixels = height * width
     model = INRModel(arch, arch.padded_size(height, width)).to(device)
-    with torch.no_grad():  # start from the mean colour
-        model.synthesis.mlp[1].bias.copy_(target.mean((0, 2, 3)).repeat_interleave(4))
+    _start(model, target, lam)
     nets = list(model.synthesis.parameters()) + list(model.arm.parameters())
     opt = torch.optim.Adam([{"params": list(model.grids), "lr": _GRID_LR}, {"params": nets, "lr": _NET_LR}])
     total = steps or EFFORTS[effort]
