@@ -21,7 +21,7 @@ Trials of the fit (records name them in ``variant``; BD-rates are also printed a
 unchanged fit's records of the same pixels): ``--seed N``, ``--hidden W`` (synthesis width),
 and, patched in by ``benchmarks.inr_trials``, ``--networks-from IMAGE`` (networks start from a
 fast fit of that image, same folder and crop, at ``--networks-quality``), ``--first-layer-scale
-S``, ``--grid-lr LR``, ``--net-lr LR``, ``--soft-round`` and ``--start-from FILE`` (the
+S``, ``--grid-lr LR``, ``--net-lr LR``, ``--soft-fraction F``, ``--soft-round`` and ``--start-from FILE`` (the
 amortised start trained by ``benchmarks.inr_amortized``).
 
 Appends to the JSON list in ``--out`` (so runs can be split), one record per point.
@@ -70,6 +70,8 @@ def main(argv=None) -> None:
     parser.add_argument("--first-layer-scale", type=_positive(float), default=None,
                         help="scale the MLP's first layer at start")
     parser.add_argument("--grid-lr", type=_positive(float), default=None, help="the latents' learning rate")
+    parser.add_argument("--soft-fraction", type=_fraction, default=None,
+                        help="share of the steps with noisy latents (the rest straight-through)")
     parser.add_argument("--net-lr", type=_positive(float), default=None, help="the networks' learning rate")
     parser.add_argument("--start-from", type=Path, default=None, metavar="FILE",
                         help="start each fit from this amortised start (benchmarks.inr_amortized)")
@@ -84,7 +86,8 @@ def main(argv=None) -> None:
     grids = f"1/{2 ** arch.first}"
     networks_from = f"{args.networks_from} q{args.networks_quality}" if args.networks_from else None
     variant = variant_label(args.seed, args.hidden, args.first_layer_scale, args.grid_lr, networks_from,
-                            args.soft_round, args.start_from and args.start_from.name, args.net_lr)
+                            args.soft_round, args.start_from and args.start_from.name, args.net_lr,
+                            args.soft_fraction)
     if args.start_from and not args.start_from.is_file():
         raise SystemExit(f"{args.start_from}: no such file")
     starting_point = start_from(args.start_from) if args.start_from else None
@@ -111,7 +114,7 @@ def main(argv=None) -> None:
         for fields, encode, decode in points:
             start = time.perf_counter()
             with patched_fit(networks, args.first_layer_scale, args.grid_lr, args.soft_round, starting_point,
-                             args.net_lr):
+                             args.net_lr, args.soft_fraction):
                 data = encode()
             middle = time.perf_counter()
             decoded = decode(data)
@@ -151,6 +154,14 @@ def _positive(kind):
             raise argparse.ArgumentTypeError(f"must be positive, got {text!r}")
         return value
     return parse
+
+
+def _fraction(text: str) -> float:
+    """An argparse type: a number in (0, 1]."""
+    value = _positive(float)(text)
+    if value > 1:
+        raise argparse.ArgumentTypeError(f"must be at most 1, got {text!r}")
+    return value
 
 
 def _load(path: Path, crop: tuple[int, int] | None) -> np.ndarray:

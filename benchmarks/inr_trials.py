@@ -12,6 +12,8 @@ widths", says why).
   again (C3's relaxation, Kim et al. 2023, as Cool-chic's "c3x" preset schedules it:
   temperature 0.3 -> 0.1, noise deviation 0.25 -> 0.1 through the phase) instead of the
   latents plus uniform noise; rate and distortion both see those values;
+- ``soft_fraction``: the share of the steps that see noisy latents (the rest are rounded with
+  a straight-through gradient) instead of the fit's 0.95;
 - ``start``: replaces the fit's starting point (``codec.inr.fit._start``), e.g. the amortised
   guess of ``benchmarks.inr_amortized``; ``net_lr``: the networks' learning rate.
 """
@@ -29,14 +31,15 @@ __all__ = ["networks_of", "patched_fit", "soft_round", "soft_round_latents", "va
 def variant_label(seed: int = 0, hidden: int | None = None, first_layer_scale: float | None = None,
                   grid_lr: float | None = None, networks_from: str | None = None,
                   soft_round: bool = False, start_from: str | None = None,
-                  net_lr: float | None = None) -> str | None:
+                  net_lr: float | None = None, soft_fraction: float | None = None) -> str | None:
     """What a run changed from the codec's own fit, for its records; None when nothing."""
     parts = [f"seed {seed}" if seed else "", f"width {hidden}" if hidden else "",
              f"networks from {networks_from}" if networks_from else "",
              f"first layer x{first_layer_scale:g}" if first_layer_scale is not None else "",
              f"grid lr {grid_lr:g}" if grid_lr is not None else "",
              "soft round" if soft_round else "", f"start from {start_from}" if start_from else "",
-             f"net lr {net_lr:g}" if net_lr is not None else ""]
+             f"net lr {net_lr:g}" if net_lr is not None else "",
+             f"soft fraction {soft_fraction:g}" if soft_fraction is not None else ""]
     return ", ".join(p for p in parts if p) or None
 
 
@@ -55,10 +58,11 @@ def soft_round_latents(grids, progress: float) -> list[torch.Tensor]:
 
 @contextmanager
 def patched_fit(networks: dict | None = None, first_layer_scale: float | None = None, grid_lr: float | None = None,
-                soft_round: bool = False, start=None, net_lr: float | None = None):
+                soft_round: bool = False, start=None, net_lr: float | None = None,
+                soft_fraction: float | None = None):
     """``codec.inr.fit`` with the trial's starting point, learning rates and relaxation, restored after."""
     base_model, base_lr, base_soft = fit_module.INRModel, fit_module._GRID_LR, fit_module._soft_latents
-    base_start, base_net_lr = fit_module._start, fit_module._NET_LR
+    base_start, base_net_lr, base_fraction = fit_module._start, fit_module._NET_LR, fit_module._SOFT_FRACTION
 
     class TrialModel(base_model):
         def __init__(self, *args, **kwargs):
@@ -74,11 +78,12 @@ def patched_fit(networks: dict | None = None, first_layer_scale: float | None = 
     fit_module._soft_latents = soft_round_latents if soft_round else base_soft
     fit_module._start = start or base_start
     fit_module._NET_LR = base_net_lr if net_lr is None else net_lr
+    fit_module._SOFT_FRACTION = base_fraction if soft_fraction is None else soft_fraction
     try:
         yield
     finally:
         fit_module.INRModel, fit_module._GRID_LR, fit_module._soft_latents = base_model, base_lr, base_soft
-        fit_module._start, fit_module._NET_LR = base_start, base_net_lr
+        fit_module._start, fit_module._NET_LR, fit_module._SOFT_FRACTION = base_start, base_net_lr, base_fraction
 
 
 @contextmanager

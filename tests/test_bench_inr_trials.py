@@ -16,6 +16,8 @@ from benchmarks.inr_trials import networks_of, patched_fit, soft_round, soft_rou
 from codec.inr.model import Architecture, INRModel
 from codec.modes.inr import encode_image
 
+GRID_LR = fit_module._GRID_LR   # the codec's own, which every trial must leave as it was
+
 
 def test_variant_label_names_what_changed():
     assert variant_label() is None
@@ -24,6 +26,7 @@ def test_variant_label_names_what_changed():
     assert variant_label(networks_from="b.png q40") == "networks from b.png q40"
     assert variant_label(seed=2, soft_round=True) == "seed 2, soft round"
     assert variant_label(start_from="s.pt", net_lr=0.005) == "start from s.pt, net lr 0.005"
+    assert variant_label(soft_fraction=0.85) == "soft fraction 0.85"
 
 
 def test_soft_round_goes_from_identity_to_rounding():
@@ -63,10 +66,10 @@ def test_patched_fit_starts_from_the_networks_and_restores_the_fit():
     assert torch.equal(state["arm.layers.0.weight"], networks["arm.layers.0.weight"])
     assert torch.equal(state["synthesis.mlp.1.bias"], networks["synthesis.mlp.1.bias"])
     assert torch.allclose(state["synthesis.mlp.0.weight"], 0.5 * networks["synthesis.mlp.0.weight"])
-    assert fit_module.INRModel is INRModel and fit_module._GRID_LR == 0.1
+    assert fit_module.INRModel is INRModel and fit_module._GRID_LR == GRID_LR
     with pytest.raises(RuntimeError), patched_fit(grid_lr=0.7):
         raise RuntimeError("a failed fit")
-    assert fit_module._GRID_LR == 0.1   # restored after an error too
+    assert fit_module._GRID_LR == GRID_LR   # restored after an error too
 
 
 def test_patched_fit_replaces_the_start_and_the_networks_learning_rate_and_restores_them():
@@ -76,11 +79,30 @@ def test_patched_fit_replaces_the_start_and_the_networks_learning_rate_and_resto
         calls.append((model.arch, tuple(target.shape), lam))
 
     image = np.random.default_rng(4).integers(0, 255, (24, 24, 3), dtype=np.uint8)
-    with patched_fit(start=start, net_lr=0.005):
-        assert fit_module._NET_LR == 0.005
+    with patched_fit(start=start, net_lr=0.005, soft_fraction=0.5):
+        assert fit_module._NET_LR == 0.005 and fit_module._SOFT_FRACTION == 0.5
         encode_image(image, "HWC", 50, steps=2)
     assert calls == [(Architecture(), (1, 3, 24, 24), pytest.approx(10 ** -3.0))]
-    assert fit_module._start is base_start and fit_module._NET_LR == 0.02
+    assert fit_module._start is base_start and fit_module._NET_LR == 0.02 and fit_module._SOFT_FRACTION == 0.95
+
+
+def test_a_smaller_soft_fraction_rounds_earlier():
+    seen = []
+    base = fit_module._soft_latents
+
+    def counting(grids, progress):
+        seen.append(progress)
+        return base(grids, progress)
+
+    image = np.random.default_rng(7).integers(0, 255, (24, 24, 3), dtype=np.uint8)
+    fit_module._soft_latents = counting
+    try:
+        encode_image(image, "HWC", 50, steps=20)
+        with patched_fit(soft_fraction=0.5):
+            encode_image(image, "HWC", 50, steps=20)
+    finally:
+        fit_module._soft_latents = base
+    assert len(seen) == 19 + 10   # noisy steps: those before 95% (then 50%) of 20
 
 
 def test_networks_of_keeps_a_fits_networks():
@@ -103,7 +125,7 @@ def test_trial_runs_record_their_variant(tmp_path, capsys):
     main(["a.png", "--data", str(tmp_path), "--steps", "3", "--qualities", "30", "70", "--out", str(out)])
     records = json.loads(out.read_text())
     assert [r["variant"] for r in records] == ["seed 1, networks from b.png q40, first layer x0.5, grid lr 0.2"] * 2 + [None] * 2
-    assert fit_module._GRID_LR == 0.1 and fit_module.INRModel is INRModel
+    assert fit_module._GRID_LR == GRID_LR and fit_module.INRModel is INRModel
     # The trial fit differs from the unchanged one (same pixels, steps and quality).
     assert (records[0]["bpp"], records[0]["psnr-rgb"]) != (records[2]["bpp"], records[2]["psnr-rgb"])
 
@@ -130,7 +152,8 @@ def test_bad_trial_settings_and_missing_images_are_refused(tmp_path):
     out = tmp_path / "o.json"
     base = ["a.png", "--data", str(tmp_path), "--steps", "2", "--out", str(out)]
     for bad in (["--hidden", "0"], ["--hidden", "wide"], ["--grid-lr", "-0.1"], ["--first-layer-scale", "0"],
-                ["--networks-quality", "0"], ["--net-lr", "0"]):
+                ["--networks-quality", "0"], ["--net-lr", "0"], ["--soft-fraction", "0"],
+                ["--soft-fraction", "1.5"]):
         with pytest.raises(SystemExit) as caught:
             main(base + bad)
         assert caught.value.code == 2, bad
