@@ -75,7 +75,9 @@ def train(data: Path, steps: int, out: Path, batch: int = 4, crop: int = 256, lr
     files = sorted(p for p in data.rglob("*") if p.suffix.lower() in (".png", ".jpg") and p.name not in EXCLUDED)
     if not files:
         raise SystemExit(f"{data}: no training images")
-    images = [read_rgb(f) for f in files]
+    images = [a for a in (read_rgb(f) for f in files) if min(a.shape[:2]) >= crop]
+    if not images:
+        raise SystemExit(f"{data}: no training image is at least {crop}x{crop}")
     arch = Architecture()
     model = INRModel(arch, (crop, crop))
     analysis = Analysis(arch)
@@ -100,7 +102,9 @@ def train(data: Path, steps: int, out: Path, batch: int = 4, crop: int = 256, lr
         if step % 50 == 0:
             print(step, f"{time.time() - start:.0f}s", " ".join(shown), flush=True)
     networks = {k: v for k, v in model.state_dict().items() if not k.startswith("grids")}
-    torch.save({"analysis": analysis.state_dict(), "networks": networks}, out)
+    partial = out.with_name(out.name + ".part")   # a killed run leaves no half-written start
+    torch.save({"analysis": analysis.state_dict(), "networks": networks}, partial)
+    partial.replace(out)
 
 
 def start_from(checkpoint: Path):

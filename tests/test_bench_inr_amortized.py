@@ -1,5 +1,6 @@
 """benchmarks.inr_amortized: the analysis gives one grid per level at the fit's shapes, a
-short training run writes a start that a fit then begins from, and bad data is refused."""
+short training run writes a start that a fit then begins from, and missing or too small
+training images are refused."""
 
 import json
 
@@ -62,4 +63,6 @@ def test_a_trial_from_a_start_records_it(tmp_path):
 def test_training_without_images_is_refused(tmp_path):
     with pytest.raises(SystemExit, match="no training images"):
         train(tmp_path, steps=1, out=tmp_path / "s.pt")
+    with pytest.raises(SystemExit, match="no training image is at least 256x256"):
+        train(_training_folder(tmp_path / "small"), steps=1, out=tmp_path / "s.pt")
     assert not (tmp_path / "s.pt").exists()
