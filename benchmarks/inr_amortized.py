@@ -111,10 +111,10 @@ def start_from(checkpoint: Path):
     """A replacement for ``codec.inr.fit._start``: the analysis' latents for this image (its
     edges replicated to the padded size) and the shared networks."""
     saved = torch.load(checkpoint)
+    analysis = Analysis(Architecture())   # the architecture train() uses; loaded once, not per fit
+    analysis.load_state_dict(saved["analysis"])
 
     def start(model: INRModel, target: torch.Tensor, lam: float) -> None:
-        analysis = Analysis(model.arch)
-        analysis.load_state_dict(saved["analysis"])
         analysis.to(target.device)
         model.load_state_dict(saved["networks"], strict=False)
         h, w = target.shape[2:]
